@@ -1,0 +1,362 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * dm-replay control device: /dev/dm-replay.  Each open file is a session
+ * that attaches dm-replay devices and checkpoints them together.
+ *
+ * Locking: s->lock serializes the ioctls of one session.  Which session a
+ * target is attached to (rc->session) is protected by dmr_mutex; a
+ * checkpoint collects its targets under dmr_mutex, takes a reference on
+ * each (rc->busy, waited for by the destructor) and drops dmr_mutex before
+ * it works on them.  Order: s->lock -> dmr_mutex -> rc->ckpt_mutex.
+ */
+#include <linux/capability.h>
+#include <linux/fs.h>
+#include <linux/miscdevice.h>
+#include <linux/poll.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include "dm-replay.h"
+
+struct dmr_session {
+	struct mutex lock;		/* serializes the session's ioctls */
+	u64 last_ckpt;
+	unsigned int nr_devs;		/* attached dm devices, dmr_mutex */
+};
+
+/* Called with dmr_mutex held. */
+void dmr_session_transfer(struct replay_c *from, struct replay_c *to)
+{
+	lockdep_assert_held(&dmr_mutex);
+	if (!from->session || to->session)
+		return;
+	to->session = from->session;
+	from->session = NULL;
+}
+
+/* Is any other live target of this device attached to @s?  dmr_mutex. */
+static bool dmr_dev_attached(struct dmr_session *s, dev_t devt,
+			     struct replay_c *except)
+{
+	struct replay_c *rc;
+
+	list_for_each_entry(rc, &dmr_targets, reg)
+		if (rc != except && rc->devt == devt && rc->session == s)
+			return true;
+	return false;
+}
+
+/* The target goes away: detach it.  Called with dmr_mutex held. */
+void dmr_session_drop(struct replay_c *rc)
+{
+	struct dmr_session *s = rc->session;
+
+	lockdep_assert_held(&dmr_mutex);
+	if (!s)
+		return;
+	rc->session = NULL;
+	if (!dmr_dev_attached(s, rc->devt, rc))
+		s->nr_devs--;
+}
+
+static int dmr_attach(struct dmr_session *s, dev_t devt)
+{
+	struct replay_c *rc;
+	bool found = false;
+	int r = 0;
+
+	mutex_lock(&dmr_mutex);
+	list_for_each_entry(rc, &dmr_targets, reg) {
+		if (rc->devt != devt || !rc->live)
+			continue;
+		found = true;
+		if (rc->session == s)
+			r = -EEXIST;
+		else if (rc->session && !r)
+			r = -EBUSY;
+	}
+	if (!found)
+		r = -ENODEV;
+	else if (!r && s->nr_devs >= DMR_MAX_ATTACH)
+		r = -ENOSPC;
+	if (!r) {
+		list_for_each_entry(rc, &dmr_targets, reg)
+			if (rc->devt == devt && rc->live)
+				rc->session = s;
+		s->nr_devs++;
+	}
+	mutex_unlock(&dmr_mutex);
+	return r;
+}
+
+static int dmr_detach(struct dmr_session *s, dev_t devt)
+{
+	struct replay_c *rc;
+	int r = -ENOENT;
+
+	mutex_lock(&dmr_mutex);
+	list_for_each_entry(rc, &dmr_targets, reg) {
+		if (rc->devt == devt && rc->session == s) {
+			rc->session = NULL;
+			r = 0;
+		}
+	}
+	if (!r)
+		s->nr_devs--;
+	mutex_unlock(&dmr_mutex);
+	return r;
+}
+
+/*
+ * Collect the live targets attached to @s, in one mode, and take a
+ * reference on each.  Returns how many.
+ */
+static unsigned int dmr_collect(struct dmr_session *s, u32 mode,
+				struct replay_c **rcs)
+{
+	struct replay_c *rc;
+	unsigned int n = 0;
+
+	mutex_lock(&dmr_mutex);
+	list_for_each_entry(rc, &dmr_targets, reg) {
+		if (rc->session != s || !rc->live || rc->mode != mode)
+			continue;
+		if (WARN_ON_ONCE(n >= DMR_MAX_ATTACH))
+			break;
+		atomic_inc(&rc->busy);
+		rcs[n++] = rc;
+	}
+	mutex_unlock(&dmr_mutex);
+	return n;
+}
+
+static void dmr_release_refs(struct replay_c **rcs, unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		if (atomic_dec_and_test(&rcs[i]->busy))
+			wake_up_all(&dmr_wq);
+}
+
+static int dmr_ioc_checkpoint(struct dmr_session *s, void __user *argp)
+{
+	struct dm_replay_checkpoint a;
+	struct dm_replay_expect *exp = NULL;
+	struct replay_c **rcs;
+	struct dmr_replay_result res = { 0 };
+	unsigned int nrec, nrep;
+	unsigned long timeout;
+	u32 delivered = 0;
+	int r;
+
+	if (copy_from_user(&a, argp, sizeof(a)))
+		return -EFAULT;
+	if (a.flags & ~DM_REPLAY_CKPT_F_NOWAIT || a.reserved)
+		return -EINVAL;
+	if (a.nr_records > DMR_MAX_EXPECT)
+		return -E2BIG;
+	if (a.checkpoint <= s->last_ckpt)
+		return -EINVAL;
+	if (a.nr_records) {
+		exp = vmemdup_user(u64_to_user_ptr(a.records),
+				   array_size(a.nr_records, sizeof(*exp)));
+		if (IS_ERR(exp))
+			return PTR_ERR(exp);
+	}
+
+	rcs = kcalloc(2 * DMR_MAX_ATTACH, sizeof(*rcs), GFP_KERNEL);
+	if (!rcs) {
+		kvfree(exp);
+		return -ENOMEM;
+	}
+	nrec = dmr_collect(s, DM_REPLAY_MODE_RECORD, rcs);
+	nrep = dmr_collect(s, DM_REPLAY_MODE_REPLAY, rcs + DMR_MAX_ATTACH);
+
+	r = -ENOLINK;
+	if (!nrec && !nrep)
+		goto out;
+
+	timeout = msecs_to_jiffies(a.timeout_ms ?: DMR_DEFAULT_TIMEOUT_MS);
+	r = 0;
+	if (nrep || a.nr_records) {
+		r = dmr_checkpoint_replay(rcs + DMR_MAX_ATTACH, nrep,
+					  a.checkpoint, exp, a.nr_records,
+					  timeout,
+					  a.flags & DM_REPLAY_CKPT_F_NOWAIT,
+					  &res);
+	}
+	if (!r && nrec) {
+		u64 held = res.held;
+
+		r = dmr_checkpoint_record(rcs, nrec, a.checkpoint, &delivered);
+		res.delivered += delivered;
+		res.held = held;
+	}
+	if (!r || r == -ETIMEDOUT)
+		s->last_ckpt = a.checkpoint;
+
+	a.delivered = res.delivered;
+	a.held = res.held;
+	if (nrec) {
+		unsigned int i;
+
+		for (i = 0; i < nrec; i++)
+			a.held += dmr_nr_held(rcs[i]);
+	}
+	a.reordered = res.reordered;
+	a.divergences = res.divergences;
+	a.missing = res.missing;
+	a.first = res.first;
+	if (copy_to_user(argp, &a, sizeof(a)))
+		r = -EFAULT;
+out:
+	dmr_release_refs(rcs, nrec);
+	dmr_release_refs(rcs + DMR_MAX_ATTACH, nrep);
+	kfree(rcs);
+	kvfree(exp);
+	return r;
+}
+
+static int dmr_ioc_set_next_id(void __user *argp)
+{
+	struct dm_replay_next_id a;
+	struct replay_c *rc;
+	int r = 0;
+
+	if (copy_from_user(&a, argp, sizeof(a)))
+		return -EFAULT;
+
+	mutex_lock(&dmr_mutex);
+	list_for_each_entry(rc, &dmr_targets, reg) {
+		if (!dmr_target_idle(rc)) {
+			r = -EBUSY;
+			break;
+		}
+	}
+	if (!r) {
+		atomic64_set(&dmr_next_id, a.next_id);
+		list_for_each_entry(rc, &dmr_targets, reg)
+			if (rc->live)
+				dmr_journal_id_base(rc, a.next_id);
+	}
+	mutex_unlock(&dmr_mutex);
+	return r;
+}
+
+static long dmr_ctl_ioctl(struct file *file, unsigned int cmd,
+			  unsigned long arg)
+{
+	struct dmr_session *s = file->private_data;
+	void __user *argp = (void __user *)arg;
+	struct dm_replay_version v;
+	struct dm_replay_dev d;
+	long r;
+
+	if (!capable(CAP_SYS_ADMIN))
+		return -EPERM;
+
+	switch (cmd) {
+	case DM_REPLAY_IOC_VERSION:
+		memset(&v, 0, sizeof(v));
+		v.abi = DM_REPLAY_VERSION;
+		v.record_size = DM_REPLAY_RECORD_SIZE;
+		v.max_expect = DMR_MAX_EXPECT;
+		v.max_attach = DMR_MAX_ATTACH;
+		return copy_to_user(argp, &v, sizeof(v)) ? -EFAULT : 0;
+	case DM_REPLAY_IOC_ATTACH:
+	case DM_REPLAY_IOC_DETACH:
+		if (copy_from_user(&d, argp, sizeof(d)))
+			return -EFAULT;
+		if (MAJOR(MKDEV(d.major, d.minor)) != d.major ||
+		    MINOR(MKDEV(d.major, d.minor)) != d.minor)
+			return -EINVAL;
+		mutex_lock(&s->lock);
+		if (cmd == DM_REPLAY_IOC_ATTACH)
+			r = dmr_attach(s, MKDEV(d.major, d.minor));
+		else
+			r = dmr_detach(s, MKDEV(d.major, d.minor));
+		mutex_unlock(&s->lock);
+		return r;
+	case DM_REPLAY_IOC_CHECKPOINT:
+		mutex_lock(&s->lock);
+		r = dmr_ioc_checkpoint(s, argp);
+		mutex_unlock(&s->lock);
+		return r;
+	case DM_REPLAY_IOC_SET_NEXT_ID:
+		return dmr_ioc_set_next_id(argp);
+	default:
+		return -ENOTTY;
+	}
+}
+
+static __poll_t dmr_ctl_poll(struct file *file, poll_table *wait)
+{
+	struct dmr_session *s = file->private_data;
+	struct replay_c *rc;
+	__poll_t mask = 0;
+
+	poll_wait(file, &dmr_wq, wait);
+	mutex_lock(&dmr_mutex);
+	list_for_each_entry(rc, &dmr_targets, reg) {
+		if (rc->session == s && rc->live && dmr_nr_held(rc)) {
+			mask = EPOLLIN | EPOLLRDNORM;
+			break;
+		}
+	}
+	mutex_unlock(&dmr_mutex);
+	return mask;
+}
+
+static int dmr_ctl_open(struct inode *inode, struct file *file)
+{
+	struct dmr_session *s;
+
+	s = kzalloc(sizeof(*s), GFP_KERNEL);
+	if (!s)
+		return -ENOMEM;
+	mutex_init(&s->lock);
+	file->private_data = s;
+	return nonseekable_open(inode, file);
+}
+
+static int dmr_ctl_release(struct inode *inode, struct file *file)
+{
+	struct dmr_session *s = file->private_data;
+	struct replay_c *rc;
+
+	mutex_lock(&dmr_mutex);
+	list_for_each_entry(rc, &dmr_targets, reg)
+		if (rc->session == s)
+			rc->session = NULL;
+	mutex_unlock(&dmr_mutex);
+	kfree(s);
+	return 0;
+}
+
+static const struct file_operations dmr_ctl_fops = {
+	.owner = THIS_MODULE,
+	.open = dmr_ctl_open,
+	.release = dmr_ctl_release,
+	.unlocked_ioctl = dmr_ctl_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+	.poll = dmr_ctl_poll,
+	.llseek = no_llseek,
+};
+
+static struct miscdevice dmr_ctl_dev = {
+	.minor = MISC_DYNAMIC_MINOR,
+	.name = "dm-replay",
+	.fops = &dmr_ctl_fops,
+	.mode = 0600,
+};
+
+int dmr_ctl_init(void)
+{
+	return misc_register(&dmr_ctl_dev);
+}
+
+void dmr_ctl_exit(void)
+{
+	misc_deregister(&dmr_ctl_dev);
+}
