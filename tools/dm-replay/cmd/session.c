@@ -1,0 +1,331 @@
+// SPDX-License-Identifier: GPL-2.0
+/* dmreplay checkpoint and replay: control sessions on /dev/dm-replay. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "dmreplay.h"
+
+/* Resolve and attach every name; on failure say which and close. */
+static int open_attach(struct dmr_session **s, char **names, int n, struct dmr_dev *devs)
+{
+	if (dmr_session_open(s, NULL))
+		return fail("%s", dmr_strerror());
+	for (int i = 0; i < n; i++) {
+		if (dmr_dev_resolve(names[i], &devs[i]) ||
+		    dmr_attach(*s, devs[i].dev)) {
+			fail("attach %s: %s", names[i], dmr_strerror());
+			dmr_session_close(*s);
+			return EXIT_FAIL;
+		}
+	}
+	return 0;
+}
+
+/* Detach all, reporting failures, and close. */
+static int detach_close(struct dmr_session *s, struct dmr_dev *devs, int n)
+{
+	int ret = 0;
+
+	for (int i = 0; i < n; i++)
+		if (dmr_detach(s, devs[i].dev))
+			ret = fail("detach %s: %s", devs[i].name, dmr_session_strerror(s));
+	dmr_session_close(s);
+	return ret;
+}
+
+struct ckpt_opts {
+	uint64_t every_us, count, id_base, first;
+	bool set_id;
+};
+
+static int ckpt_opt(int c, const char *arg, void *ctx)
+{
+	struct ckpt_opts *o = ctx;
+
+	switch (c) {
+	case 'e': return parse_u64(arg, "--every", &o->every_us);
+	case 'c': return parse_u64(arg, "--count", &o->count);
+	case 'i': o->set_id = true; return parse_u64(arg, "--id-base", &o->id_base);
+	case 'f': return parse_u64(arg, "--first", &o->first);
+	default: return 0;	/* 'u': the default */
+	}
+}
+
+int cmd_checkpoint(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "every", required_argument, NULL, 'e' },
+		{ "count", required_argument, NULL, 'c' },
+		{ "until-signal", no_argument, NULL, 'u' },
+		{ "id-base", required_argument, NULL, 'i' },
+		{ "first", required_argument, NULL, 'f' },
+		{ "help", no_argument, NULL, 'h' }, {}
+	};
+	struct ckpt_opts o = { .first = 1 };
+	uint64_t n, done = 0, delivered = 0, eagain = 0, next_at = 0;
+	int ret, ndev, backoff = 0, idle = 0;
+	struct dmr_session *s;
+	struct dmr_dev *devs;
+
+	ret = parse_opts(argc, argv, "e:c:ui:f:", lo, ckpt_opt, &o, 1, -1);
+	if (ret >= 0)
+		return ret;
+	if (!o.first)
+		return usage_err("--first: checkpoint numbers start at 1");
+	ndev = argc - optind;
+	devs = calloc(ndev, sizeof(*devs));
+	signals_setup(true);
+	if (!devs || open_attach(&s, argv + optind, ndev, devs))
+		return free(devs), EXIT_FAIL;
+	if (o.set_id && dmr_set_next_id(s, o.id_base)) {
+		ret = fail("%s", dmr_session_strerror(s));
+		goto out;
+	}
+	for (n = o.first; !stop_signal && (!o.count || done < o.count); n++) {
+		/* Pace, back off after -EAGAIN or idle rounds, wait for work. */
+		if (o.every_us && now_ns() < next_at)
+			wait_fd(-1, (int)((next_at - now_ns()) / 1000000 + 1));
+		if (backoff || idle > 1)
+			wait_fd(-1, backoff ? backoff : 10);
+		while (!stop_signal && !wait_fd(dmr_session_fd(s), 100))
+			;
+		if (stop_signal)
+			break;
+		next_at = now_ns() + o.every_us * 1000;
+		ret = dmr_checkpoint(s, n, NULL);
+		if (ret == -EAGAIN) {
+			eagain++;
+			backoff = backoff ? (backoff * 2 > 100 ? 100 : backoff * 2) : 1;
+			continue;
+		}
+		if (ret < 0) {
+			ret = fail("%s", dmr_session_strerror(s));
+			goto out;
+		}
+		backoff = 0;
+		idle = ret ? 0 : idle + 1;
+		done += ret > 0;
+		delivered += ret;
+	}
+	ret = EXIT_OK;
+out:
+	if (detach_close(s, devs, ndev))
+		ret = EXIT_FAIL;
+	free(devs);
+	fprintf(stderr, "checkpoints=%lu delivered=%lu eagain=%lu\n", done, delivered, eagain);
+	return ret;
+}
+
+/* ---- replay -------------------------------------------------------------- */
+
+struct replay {
+	struct dmr_session *s;
+	struct dmr_dev dev;
+	const char *file;
+	uint32_t timeout_ms;
+	struct dm_replay_expect *exp;
+	uint32_t nr, cap;
+	uint64_t ckpt, ckpt_off, last;	/* journaled number, its offset, last issued */
+	uint64_t checkpoints, delivered, reordered, divergences;
+};
+
+struct replay_opts {
+	const char *ready;
+	uint32_t timeout;
+};
+
+static int replay_opt(int c, const char *arg, void *ctx)
+{
+	struct replay_opts *o = ctx;
+	uint64_t v;
+	int ret;
+
+	if (c == 'r') {
+		o->ready = arg;
+		return 0;
+	}
+	ret = parse_u64(arg, "--timeout", &v);
+	if (!ret && (!v || v > UINT32_MAX))
+		ret = usage_err("--timeout: %lu out of range 1..%u ms", v, UINT32_MAX);
+	o->timeout = (uint32_t)v;
+	return ret;
+}
+
+static void report_div(struct replay *r, const struct dm_replay_checkpoint *ck,
+		       uint64_t n)
+{
+	const struct dm_replay_divergence *d = &ck->first;
+	struct dm_replay_rec_completion act = {
+		.op = d->actual_op, .flags = d->actual_flags,
+		.status = (uint32_t)d->actual_status, .id = d->actual_id,
+		.sector = d->actual_sector, .nr_sectors = d->actual_nr_sectors,
+	};
+	union dm_replay_rec exp = d->expected;
+	char e[192], a[192];
+
+	dmr_rec_le(&exp);
+	fmt_comp(e, sizeof(e), &exp.comp);
+	fmt_comp(a, sizeof(a), &act);
+	fprintf(stderr, "dmreplay replay: %s: checkpoint %lu (journal %s offset %lu): "
+		"divergence %s at record %u: expected %s, actual %s%s",
+		r->dev.name, n, r->file, r->ckpt_off, dmr_div_kind_name(d->kind),
+		d->index, e, d->kind == DM_REPLAY_DIV_MISSING ? "none" : a,
+		d->kind == DM_REPLAY_DIV_DATA ? "" : "\n");
+	if (d->kind == DM_REPLAY_DIV_DATA)
+		fprintf(stderr, " (crc32c expected 0x%08x, actual 0x%08x)\n",
+			exp.comp.crc32c, d->actual_crc32c);
+	if (ck->divergences > 1)
+		fprintf(stderr, "dmreplay replay: %s: checkpoint %lu: %u more divergences "
+			"(%u missing); see the kernel log\n", r->dev.name, n,
+			ck->divergences - 1, ck->missing);
+}
+
+/* Issue the collected completions as checkpoint(s); max_expect per call. */
+static int flush(struct replay *r)
+{
+	uint32_t max = dmr_session_version(r->s)->max_expect, done = 0, nr;
+	struct dm_replay_checkpoint ck;
+	uint64_t n;
+	int ret;
+
+	while (done < r->nr) {
+		nr = r->nr - done < max || !max ? r->nr - done : max;
+		n = r->ckpt > r->last ? r->ckpt : r->last + 1;
+		r->last = n;
+		ret = dmr_checkpoint_replay(r->s, n, r->exp + done, nr, r->timeout_ms,
+					    0, &ck);
+		if (ret < 0 && ret != -ETIMEDOUT)
+			return fail("%s", dmr_session_strerror(r->s));
+		r->checkpoints++;
+		r->delivered += ck.delivered;
+		r->reordered += ck.reordered;
+		r->divergences += ck.divergences ? ck.divergences : ret < 0;
+		if (ck.divergences || ret < 0)
+			report_div(r, &ck, n);
+		if (ret < 0)
+			return fail("%s: checkpoint %lu timed out: %u expected completions "
+				    "missing", r->dev.name, n, ck.missing);
+		done += nr;
+	}
+	r->nr = 0;
+	return 0;
+}
+
+/* The recording's first id: an ID_BASE checkpoint before any completion, else the header's. */
+static int find_base(struct dmr_journal *j, uint64_t *base)
+{
+	struct dmr_event ev;
+	bool have = false;
+	int ret;
+
+	while ((ret = dmr_journal_next(j, &ev)) > 0 &&
+	       ev.rec.type != DM_REPLAY_REC_COMPLETION) {
+		if (ev.rec.type == DM_REPLAY_REC_CHECKPOINT &&
+		    ev.rec.ckpt.kind == DM_REPLAY_CKPT_ID_BASE) {
+			*base = ev.rec.ckpt.ids;
+			break;
+		}
+		if (ev.rec.type == DM_REPLAY_REC_HEADER && !have) {
+			*base = ev.rec.hdr.id_base;
+			have = true;
+		}
+	}
+	if (ret < 0 || dmr_journal_seek(j, 0))
+		return fail("%s", dmr_journal_strerror(j));
+	return 0;
+}
+
+static int replay_journal(struct replay *r, struct dmr_journal *j)
+{
+	struct dm_replay_expect *e;
+	struct dmr_event ev;
+	int ret;
+
+	while ((ret = dmr_journal_next(j, &ev)) > 0) {
+		if (stop_signal)
+			return fail("interrupted by signal %d", (int)stop_signal);
+		if (ev.lost)
+			fprintf(stderr, "dmreplay replay: %s: %lu records lost before offset "
+				"%lu; the replay may diverge\n", r->file, ev.lost, ev.offset);
+		if (ev.rec.type != DM_REPLAY_REC_COMPLETION) {
+			if (flush(r))
+				return EXIT_FAIL;
+			if (ev.rec.type == DM_REPLAY_REC_CHECKPOINT) {
+				r->ckpt = ev.rec.ckpt.checkpoint;
+				r->ckpt_off = ev.offset;
+			}
+			continue;
+		}
+		if (r->nr == r->cap) {
+			r->cap = r->cap ? r->cap * 2 : 256;
+			r->exp = realloc(r->exp, r->cap * sizeof(*r->exp));
+			if (!r->exp)
+				return fail("out of memory");
+		}
+		e = &r->exp[r->nr++];
+		memset(e, 0, sizeof(*e));
+		e->dev.major = major(r->dev.dev);
+		e->dev.minor = minor(r->dev.dev);
+		e->rec = ev.rec;
+		dmr_rec_le(&e->rec);
+	}
+	if (ret < 0)
+		return fail("%s", dmr_journal_strerror(j));
+	return flush(r) ? EXIT_FAIL : EXIT_OK;
+}
+
+int cmd_replay(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "timeout", required_argument, NULL, 't' },
+		{ "ready", required_argument, NULL, 'r' },
+		{ "help", no_argument, NULL, 'h' }, {}
+	};
+	struct replay_opts o = { 0 };
+	struct replay r = { 0 };
+	struct dmr_journal *j;
+	struct tstatus st;
+	uint64_t base = 0;
+	int ret, fd;
+
+	ret = parse_opts(argc, argv, "t:r:", lo, replay_opt, &o, 2, 2);
+	if (ret >= 0)
+		return ret;
+	r.file = argv[optind + 1];
+	r.timeout_ms = o.timeout;
+	if (target_status(argv[optind], &st, 1, false) < 0)
+		return EXIT_FAIL;
+	if (strcmp(st.mode, "replay"))
+		return fail("%s is a %s-mode target, not replay", argv[optind], st.mode);
+	if (dmr_journal_open_file(&j, r.file))
+		return fail("%s", dmr_strerror());
+	if (find_base(j, &base))
+		return dmr_journal_close(j), EXIT_FAIL;
+	signals_setup(false);
+	if (open_attach(&r.s, argv + optind, 1, &r.dev))
+		return dmr_journal_close(j), EXIT_FAIL;
+	if (dmr_set_next_id(r.s, base)) {
+		ret = fail("%s", dmr_session_strerror(r.s));
+		goto out;
+	}
+	if (o.ready && ((fd = open(o.ready, O_WRONLY | O_CREAT | O_CLOEXEC, 0644)) < 0 ||
+			close(fd))) {
+		ret = fail("--ready %s: %s", o.ready, strerror(errno));
+		goto out;
+	}
+	ret = replay_journal(&r, j);
+	fprintf(stderr, "checkpoints=%lu delivered=%lu reordered=%lu divergences=%lu\n",
+		r.checkpoints, r.delivered, r.reordered, r.divergences);
+	if (!ret && r.divergences)
+		ret = EXIT_FAIL;
+out:
+	if (detach_close(r.s, &r.dev, 1))
+		ret = EXIT_FAIL;
+	dmr_journal_close(j);
+	free(r.exp);
+	return ret;
+}
