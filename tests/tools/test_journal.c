@@ -1,0 +1,571 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Host tests of libdmreplay's journal reader and error reporting
+ * (cmocka, TAP output).  Journals come from the test writer.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "jwriter.h"
+#include "libdmreplay.h"
+
+#define REC(i) ((size_t)(i) * DM_REPLAY_RECORD_SIZE)
+
+struct run {
+	int ret;			/* last dmr_journal_next() result */
+	struct dmr_journal_stats st;
+	uint64_t lost_at;		/* offset of the record after a gap */
+	char err[256];
+};
+
+/* Read a journal in memory to the end or the first error. */
+static struct run read_all(const struct jw *w)
+{
+	struct dmr_journal *j;
+	struct dmr_event ev;
+	struct run r = { 0 };
+
+	assert_int_equal(dmr_journal_open_mem(&j, w->buf, w->len, "mem"), 0);
+	while ((r.ret = dmr_journal_next(j, &ev)) > 0)
+		if (ev.lost)
+			r.lost_at = ev.offset;
+	dmr_journal_stats(j, &r.st);
+	snprintf(r.err, sizeof(r.err), "%s", dmr_journal_strerror(j));
+	/* errors are sticky */
+	assert_int_equal(dmr_journal_next(j, &ev), r.ret);
+	dmr_journal_close(j);
+	return r;
+}
+
+/* The journal fails with err and a message containing want. */
+static void expect_error(const struct jw *w, int err, const char *want)
+{
+	struct run r = read_all(w);
+
+	assert_int_equal(r.ret, -err);
+	if (!strstr(r.err, want))
+		fail_msg("error message \"%s\" lacks \"%s\"", r.err, want);
+	assert_string_equal(dmr_strerror(), r.err);
+}
+
+static void test_good(void **state)
+{
+	struct dmr_journal *j;
+	struct dmr_event ev;
+	uint64_t id = 100, n = 0;
+	struct jw w;
+
+	(void)state;
+	jw_init(&w);
+	jw_good(&w);
+	assert_int_equal(dmr_journal_open_mem(&j, w.buf, w.len, "mem"), 0);
+	while (dmr_journal_next(j, &ev) > 0) {
+		assert_int_equal(ev.offset, REC(n));
+		assert_int_equal(ev.rec.hdr.seq, n);
+		assert_int_equal(ev.lost, 0);
+		if (ev.rec.type == DM_REPLAY_REC_HEADER) {
+			assert_int_equal(ev.rec.hdr.dev_major, JW_DEV_MAJOR);
+			assert_int_equal(ev.rec.hdr.dev_minor, JW_DEV_MINOR);
+			assert_int_equal(ev.rec.hdr.id_base, 100);
+		} else if (ev.rec.type == DM_REPLAY_REC_COMPLETION) {
+			assert_int_equal(ev.rec.comp.id, id);
+			assert_int_equal(ev.rec.comp.op, JW_OP(id));
+			assert_int_equal(ev.rec.comp.sector, id * 8);
+			assert_int_equal(ev.rec.comp.nr_sectors, JW_SECTORS(id));
+			assert_int_equal(ev.rec.comp.lat_us, JW_LAT(id));
+			assert_int_equal(ev.rec.comp.hold_us, JW_HOLD(id));
+			id++;
+		}
+		n++;
+	}
+	assert_int_equal(dmr_journal_next(j, &ev), 0);
+	dmr_journal_close(j);
+	assert_int_equal(n, 14);
+	assert_int_equal(id, 110);
+	jw_free(&w);
+}
+
+static void test_counts(void **state)
+{
+	struct run r;
+	struct jw w;
+
+	(void)state;
+	jw_init(&w);
+	jw_good(&w);
+	r = read_all(&w);
+	assert_int_equal(r.ret, 0);
+	assert_int_equal(r.st.records, 14);
+	assert_int_equal(r.st.headers, 1);
+	assert_int_equal(r.st.checkpoints, 3);
+	assert_int_equal(r.st.completions, 10);
+	assert_int_equal(r.st.lost, 0);
+	assert_int_equal(r.st.bytes, 14 * 64);
+	jw_free(&w);
+}
+
+static void test_truncated_record(void **state)
+{
+	struct jw w;
+
+	(void)state;
+	jw_init(&w);
+	jw_good(&w);
+	w.len -= 10;
+	expect_error(&w, ENODATA, "offset 832: truncated: 54 bytes");
+	jw_free(&w);
+}
+
+static void test_truncated_ckpt(void **state)
+{
+	struct jw w;
+
+	(void)state;
+	jw_init(&w);
+	jw_good(&w);
+	w.len -= REC(2);
+	expect_error(&w, ENODATA, "checkpoint 3 at offset 512 has 3 of 5");
+	jw_free(&w);
+}
+
+static void test_empty(void **state)
+{
+	struct jw w;
+
+	(void)state;
+	jw_init(&w);
+	expect_error(&w, ENODATA, "offset 0: empty journal");
+}
+
+static void test_bad_magic(void **state)
+{
+	struct jw w;
+
+	(void)state;
+	jw_init(&w);
+	jw_good(&w);
+	jw_at(&w, 0)->hdr.magic ^= 1;
+	expect_error(&w, EBADMSG, "offset 0: bad magic");
+	jw_free(&w);
+}
+
+static void test_bad_magic_reload(void **state)
+{
+	struct jw w;
+	size_t off;
+
+	(void)state;
+	jw_init(&w);
+	jw_good(&w);
+	off = jw_header(&w, 1);
+	jw_at(&w, off)->hdr.magic = 0;
+	expect_error(&w, EBADMSG, "offset 896: bad magic");
+	jw_free(&w);
+}
+
+static void test_bad_type(void **state)
+{
+	struct jw w;
+
+	(void)state;
+	jw_init(&w);
+	jw_good(&w);
+	jw_at(&w, REC(5))->type = 0;
+	expect_error(&w, EBADMSG, "offset 320: bad record type 0");
+	jw_free(&w);
+}
+
+static void test_bad_size(void **state)
+{
+	struct jw w;
+
+	(void)state;
+	jw_init(&w);
+	jw_good(&w);
+	jw_at(&w, 0)->hdr.rec_size = 32;
+	expect_error(&w, EPROTO, "record size 32");
+	jw_free(&w);
+}
+
+static void test_wrong_version(void **state)
+{
+	struct jw w;
+
+	(void)state;
+	jw_init(&w);
+	jw_good(&w);
+	jw_at(&w, 0)->hdr.version = 7;
+	expect_error(&w, EPROTO, "journal version 7");
+	jw_free(&w);
+}
+
+static void test_no_header(void **state)
+{
+	uint64_t id = 1;
+	struct jw w;
+
+	(void)state;
+	jw_init(&w);
+	jw_ckpt_comps(&w, 1, 2, &id);
+	expect_error(&w, EPROTO, "offset 0: first record is not a header");
+	jw_free(&w);
+}
+
+static void test_gap_between(void **state)
+{
+	uint64_t id = 1;
+	struct run r;
+	struct jw w;
+
+	(void)state;
+	jw_init(&w);
+	jw_header(&w, 1);
+	jw_ckpt_comps(&w, 1, 2, &id);
+	w.seq += 3;
+	jw_ckpt_comps(&w, 2, 2, &id);
+	r = read_all(&w);
+	assert_int_equal(r.ret, 0);
+	assert_int_equal(r.st.lost, 3);
+	assert_int_equal(r.lost_at, REC(4));
+	jw_free(&w);
+}
+
+/* Records lost inside a checkpoint count towards its completions. */
+static void test_gap_inside(void **state)
+{
+	uint64_t id = 1;
+	struct run r;
+	struct jw w;
+
+	(void)state;
+	jw_init(&w);
+	jw_header(&w, 1);
+	jw_ckpt(&w, 1, DM_REPLAY_CKPT_USER, 5, 6);
+	jw_comp(&w, 1, id++);
+	w.seq += 2;
+	jw_comp(&w, 1, id++);
+	jw_comp(&w, 1, id++);
+	jw_ckpt_comps(&w, 2, 1, &id);
+	r = read_all(&w);
+	assert_int_equal(r.ret, 0);
+	assert_int_equal(r.st.lost, 2);
+	assert_int_equal(r.st.completions, 4);
+	jw_free(&w);
+}
+
+/* A lost checkpoint record: its completions follow without one. */
+static void test_gap_lost_ckpt(void **state)
+{
+	uint64_t id = 1;
+	struct run r;
+	struct jw w;
+
+	(void)state;
+	jw_init(&w);
+	jw_header(&w, 1);
+	jw_ckpt_comps(&w, 1, 1, &id);
+	w.seq++;
+	jw_comp(&w, 2, id++);
+	jw_ckpt_comps(&w, 3, 1, &id);
+	r = read_all(&w);
+	assert_int_equal(r.ret, 0);
+	assert_int_equal(r.st.lost, 1);
+	jw_free(&w);
+}
+
+static void test_seq_back(void **state)
+{
+	uint64_t id = 1;
+	struct jw w;
+
+	(void)state;
+	jw_init(&w);
+	jw_header(&w, 1);
+	jw_ckpt_comps(&w, 1, 2, &id);
+	w.seq -= 2;
+	jw_ckpt_comps(&w, 2, 1, &id);
+	expect_error(&w, EBADMSG, "offset 256: sequence goes back: 2 after 3");
+	jw_free(&w);
+}
+
+static void test_backwards(void **state)
+{
+	uint64_t id = 1;
+	struct jw w;
+
+	(void)state;
+	jw_init(&w);
+	jw_header(&w, 1);
+	jw_ckpt_comps(&w, 5, 1, &id);
+	jw_ckpt_comps(&w, 4, 1, &id);
+	expect_error(&w, EBADMSG, "offset 192: checkpoint 4 does not follow checkpoint 5");
+	jw_free(&w);
+}
+
+static void test_repeated_user(void **state)
+{
+	uint64_t id = 1;
+	struct jw w;
+
+	(void)state;
+	jw_init(&w);
+	jw_header(&w, 1);
+	jw_ckpt_comps(&w, 5, 1, &id);
+	jw_ckpt_comps(&w, 5, 1, &id);
+	expect_error(&w, EBADMSG, "checkpoint 5 does not follow checkpoint 5");
+	jw_free(&w);
+}
+
+static void test_short_ckpt(void **state)
+{
+	uint64_t id = 1;
+	struct jw w;
+
+	(void)state;
+	jw_init(&w);
+	jw_header(&w, 1);
+	jw_ckpt(&w, 1, DM_REPLAY_CKPT_USER, 3, 4);
+	jw_comp(&w, 1, id++);
+	jw_ckpt_comps(&w, 2, 1, &id);
+	expect_error(&w, EBADMSG, "offset 192: checkpoint 1 at offset 64 has 1 of 3");
+	jw_free(&w);
+}
+
+static void test_short_before_header(void **state)
+{
+	struct jw w;
+
+	(void)state;
+	jw_init(&w);
+	jw_header(&w, 1);
+	jw_ckpt(&w, 1, DM_REPLAY_CKPT_USER, 2, 4);
+	jw_comp(&w, 1, 1);
+	jw_header(&w, 1);
+	expect_error(&w, EBADMSG, "has 1 of 2 completion records, then a header");
+	jw_free(&w);
+}
+
+static void test_extra_completion(void **state)
+{
+	uint64_t id = 1;
+	struct jw w;
+
+	(void)state;
+	jw_init(&w);
+	jw_header(&w, 1);
+	jw_ckpt_comps(&w, 1, 1, &id);
+	jw_comp(&w, 1, id++);
+	expect_error(&w, EBADMSG, "offset 192: completion record (seq 3) outside a checkpoint");
+	jw_free(&w);
+}
+
+static void test_wrong_ckpt_in_completion(void **state)
+{
+	struct jw w;
+
+	(void)state;
+	jw_init(&w);
+	jw_header(&w, 1);
+	jw_ckpt(&w, 1, DM_REPLAY_CKPT_USER, 1, 2);
+	jw_comp(&w, 9, 1);
+	expect_error(&w, EBADMSG, "completion of checkpoint 9 inside checkpoint 1");
+	jw_free(&w);
+}
+
+/* A reload: new header, seq goes on, checkpoint numbers may restart. */
+static void test_reload(void **state)
+{
+	uint64_t id = 1;
+	struct run r;
+	struct jw w;
+
+	(void)state;
+	jw_init(&w);
+	jw_good(&w);
+	jw_header(&w, 200);
+	jw_ckpt_comps(&w, 1, 2, &id);
+	r = read_all(&w);
+	assert_int_equal(r.ret, 0);
+	assert_int_equal(r.st.headers, 2);
+	assert_int_equal(r.st.completions, 12);
+	jw_free(&w);
+}
+
+/* ID_BASE and suspend/unheld checkpoints do not break the order check. */
+static void test_kinds(void **state)
+{
+	uint64_t id = 1;
+	struct run r;
+	struct jw w;
+
+	(void)state;
+	jw_init(&w);
+	jw_header(&w, 1);
+	jw_ckpt(&w, 0, DM_REPLAY_CKPT_ID_BASE, 0, 50);
+	jw_ckpt_comps(&w, 3, 1, &id);
+	jw_ckpt(&w, 3, DM_REPLAY_CKPT_SUSPEND, 1, id + 1);
+	jw_comp(&w, 3, id++);
+	jw_ckpt(&w, 3, DM_REPLAY_CKPT_UNHELD, 1, id + 1);
+	jw_comp(&w, 3, id++);
+	jw_ckpt_comps(&w, 4, 1, &id);
+	r = read_all(&w);
+	assert_int_equal(r.ret, 0);
+	assert_int_equal(r.st.checkpoints, 5);
+	jw_free(&w);
+}
+
+static void test_seek(void **state)
+{
+	struct dmr_journal *j;
+	struct dmr_event ev;
+	struct jw w;
+
+	(void)state;
+	jw_init(&w);
+	jw_good(&w);
+	assert_int_equal(dmr_journal_open_mem(&j, w.buf, w.len, "mem"), 0);
+	assert_int_equal(dmr_journal_seek(j, 2), 0);
+	assert_int_equal(dmr_journal_next(j, &ev), 1);
+	assert_int_equal(ev.rec.type, DM_REPLAY_REC_CHECKPOINT);
+	assert_int_equal(ev.rec.ckpt.checkpoint, 2);
+	assert_int_equal(ev.offset, REC(4));
+	assert_int_equal(dmr_journal_next(j, &ev), 1);
+	assert_int_equal(ev.rec.comp.id, 102);
+	assert_int_equal(dmr_journal_seek(j, 0), 0);
+	assert_int_equal(dmr_journal_next(j, &ev), 1);
+	assert_int_equal(ev.rec.type, DM_REPLAY_REC_HEADER);
+	assert_int_equal(dmr_journal_seek(j, 4), -ENOENT);
+	assert_non_null(strstr(dmr_journal_strerror(j), "no checkpoint 4"));
+	/* the reader recovers after a failed seek */
+	assert_int_equal(dmr_journal_seek(j, 3), 0);
+	assert_int_equal(dmr_journal_next(j, &ev), 1);
+	assert_int_equal(ev.rec.ckpt.checkpoint, 3);
+	dmr_journal_close(j);
+	jw_free(&w);
+}
+
+/* A file larger than the reader's buffer, through read(). */
+static void test_file(void **state)
+{
+	char path[] = "/tmp/dmr-test-XXXXXX";
+	struct dmr_journal *j;
+	struct dmr_event ev;
+	uint64_t id = 0, n = 0;
+	struct jw w;
+	int fd, ret;
+
+	(void)state;
+	jw_init(&w);
+	jw_header(&w, 0);
+	for (uint64_t c = 1; c <= 300; c++)
+		jw_ckpt_comps(&w, c, 7, &id);
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(jw_write(&w, path), 0);
+	assert_int_equal(dmr_journal_open_file(&j, path), 0);
+	while ((ret = dmr_journal_next(j, &ev)) > 0)
+		n += ev.rec.type == DM_REPLAY_REC_COMPLETION;
+	assert_int_equal(ret, 0);
+	assert_int_equal(n, 2100);
+	assert_int_equal(dmr_journal_seek(j, 299), 0);
+	assert_int_equal(dmr_journal_next(j, &ev), 1);
+	assert_int_equal(ev.offset, REC(1 + 298 * 8));
+	dmr_journal_close(j);
+	unlink(path);
+	assert_int_equal(dmr_journal_open_file(&j, path), -ENOENT);
+	assert_null(j);
+	assert_non_null(strstr(dmr_strerror(), path));
+	jw_free(&w);
+}
+
+static void test_rec_le_roundtrip(void **state)
+{
+	union dm_replay_rec a = { .comp = { .type = DM_REPLAY_REC_COMPLETION, .op = 1,
+		.flags = 0x8001, .status = (uint32_t)-5, .seq = 0x0102030405060708ULL,
+		.sector = 77, .nr_sectors = 8, .lat_us = 3, .hold_us = 4 } }, b = a;
+	char buf[128];
+
+	(void)state;
+	dmr_rec_le(&b);
+	dmr_rec_le(&b);
+	assert_memory_equal(&a, &b, sizeof(a));
+	assert_string_equal(dmr_op_name(DM_REPLAY_OP_WRITE_ZEROES), "write_zeroes");
+	assert_string_equal(dmr_op_name(9), "unknown");
+	assert_string_equal(dmr_ckpt_kind_name(DM_REPLAY_CKPT_UNHELD), "unheld");
+	assert_string_equal(dmr_div_kind_name(DM_REPLAY_DIV_DATA), "data");
+	assert_string_equal(dmr_flags_str(0x8001 | DM_REPLAY_F_NOUNMAP | (1U << 9), buf,
+					  sizeof(buf)), "fua,nounmap,bit9,unheld");
+}
+
+static void test_session_errors(void **state)
+{
+	struct dmr_session *s = (void *)1;
+
+	(void)state;
+	assert_int_equal(dmr_session_open(&s, "/nonexistent/dm-replay"), -ENOENT);
+	assert_null(s);
+	assert_non_null(strstr(dmr_strerror(), "open /nonexistent/dm-replay"));
+	/* not the control device: the VERSION ioctl fails and says so */
+	assert_int_equal(dmr_session_open(&s, "/dev/null"), -ENOTTY);
+	assert_non_null(strstr(dmr_strerror(), "DM_REPLAY_IOC_VERSION"));
+	assert_non_null(strstr(dmr_strerror(), "/dev/null"));
+}
+
+static void test_dev_resolve_errors(void **state)
+{
+	struct dmr_dev d;
+
+	(void)state;
+	assert_int_equal(dmr_dev_resolve("no-such-dm-device-xyz", &d), -ENODEV);
+	assert_non_null(strstr(dmr_strerror(), "no-such-dm-device-xyz"));
+	assert_int_equal(dmr_dev_resolve("/dev/null", &d), -ENOTBLK);
+	assert_int_equal(dmr_dev_resolve("/nonexistent", &d), -ENOENT);
+	/* a device number that is not a dm device (or not there at all) */
+	assert_int_equal(dmr_dev_resolve("4095:4095", &d), -ENODEV);
+	assert_non_null(strstr(dmr_strerror(), "4095:4095"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_good),
+		cmocka_unit_test(test_counts),
+		cmocka_unit_test(test_truncated_record),
+		cmocka_unit_test(test_truncated_ckpt),
+		cmocka_unit_test(test_empty),
+		cmocka_unit_test(test_bad_magic),
+		cmocka_unit_test(test_bad_magic_reload),
+		cmocka_unit_test(test_bad_type),
+		cmocka_unit_test(test_bad_size),
+		cmocka_unit_test(test_wrong_version),
+		cmocka_unit_test(test_no_header),
+		cmocka_unit_test(test_gap_between),
+		cmocka_unit_test(test_gap_inside),
+		cmocka_unit_test(test_gap_lost_ckpt),
+		cmocka_unit_test(test_seq_back),
+		cmocka_unit_test(test_backwards),
+		cmocka_unit_test(test_repeated_user),
+		cmocka_unit_test(test_short_ckpt),
+		cmocka_unit_test(test_short_before_header),
+		cmocka_unit_test(test_extra_completion),
+		cmocka_unit_test(test_wrong_ckpt_in_completion),
+		cmocka_unit_test(test_reload),
+		cmocka_unit_test(test_kinds),
+		cmocka_unit_test(test_seek),
+		cmocka_unit_test(test_file),
+		cmocka_unit_test(test_rec_le_roundtrip),
+		cmocka_unit_test(test_session_errors),
+		cmocka_unit_test(test_dev_resolve_errors),
+	};
+
+	cmocka_set_message_output(CM_OUTPUT_TAP);
+	return cmocka_run_group_tests_name("libdmreplay journal", tests, NULL, NULL);
+}
