@@ -15,8 +15,9 @@
  * subbuf_start callback refuses a full buffer).  The journal computes the
  * free room itself, so a checkpoint can promise itself room for all its
  * records before it writes any (dmr_journal_reserve()) and is refused as a
- * whole instead of being cut.  One sub-buffer is kept back from
- * checkpoints for the completions a suspend has to release.
+ * whole instead of being cut.  An eighth of the room the journal has when
+ * its reader has caught up is kept back from checkpoints for the
+ * completions a suspend has to release.
  */
 #include <linux/debugfs.h>
 #include <linux/relay.h>
@@ -93,9 +94,21 @@ static u64 dmr_room(struct dmr_journal *j)
 	return room;
 }
 
+/* Room once the reader has caught up: all but the sub-buffer in use. */
+static u64 dmr_full_room(struct dmr_journal *j)
+{
+	return (u64)(j->n_subbufs - 1) * (j->subbuf_size / REC_SIZE);
+}
+
 static u64 dmr_reserve_records(struct dmr_journal *j)
 {
-	return j->subbuf_size / REC_SIZE;
+	return max_t(u64, 1, dmr_full_room(j) / 8);
+}
+
+/* The most records one checkpoint can ever be given. */
+u64 dmr_journal_capacity(struct dmr_journal *j)
+{
+	return dmr_full_room(j) - dmr_reserve_records(j);
 }
 
 /**

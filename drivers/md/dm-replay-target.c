@@ -510,6 +510,29 @@ static void dmr_count_full(struct replay_c *rc)
 	spin_unlock_irqrestore(&rc->lock, flags);
 }
 
+/*
+ * A checkpoint larger than the journal can ever take delivers the lowest
+ * ids that fit and leaves the others held for the next one; refusing it
+ * would refuse it forever.  @list is sorted by id.
+ */
+static void dmr_cap(struct replay_c *rc, struct list_head *list, u32 *count)
+{
+	u64 cap = dmr_journal_capacity(rc->journal) - 1;
+	struct list_head *p;
+	LIST_HEAD(keep);
+	u32 kept = 0;
+
+	if (*count <= cap)
+		return;
+	list_for_each(p, list)
+		if (++kept == cap)
+			break;
+	list_cut_position(&keep, list, p);
+	dmr_unsplice(rc, list, *count - cap);
+	list_splice_init(&keep, list);
+	*count = cap;
+}
+
 /**
  * dmr_checkpoint_record - deliver every held completion of @rcs
  * @rcs: record-mode targets, each with a reference held by the caller
@@ -550,6 +573,8 @@ int dmr_checkpoint_record(struct replay_c **rcs, unsigned int n, u64 nr,
 		counts[i] = rc->nr_held;
 		rc->nr_held = 0;
 		spin_unlock_irqrestore(&rc->lock, flags);
+		list_sort(NULL, &lists[i], dmr_cmp_id);
+		dmr_cap(rc, &lists[i], &counts[i]);
 		total += counts[i];
 	}
 
@@ -576,7 +601,6 @@ int dmr_checkpoint_record(struct replay_c **rcs, unsigned int n, u64 nr,
 		rcs[i]->last_ckpt = nr;
 		if (!counts[i])
 			continue;
-		list_sort(NULL, &lists[i], dmr_cmp_id);
 		dmr_journal_group(rcs[i], &lists[i], counts[i],
 				  DM_REPLAY_CKPT_USER, nr, true);
 		dmr_count_delivered(rcs[i], counts[i], true);
@@ -666,6 +690,15 @@ static bool dmr_match_target(struct replay_c *rc, unsigned int t,
 	}
 	return ready;
 }
+
+static const char * const dmr_div_names[] = {
+	[DM_REPLAY_DIV_NONE] = "none",
+	[DM_REPLAY_DIV_MISSING] = "missing",
+	[DM_REPLAY_DIV_SHAPE] = "shape",
+	[DM_REPLAY_DIV_STATUS] = "status",
+	[DM_REPLAY_DIV_DATA] = "data",
+	[DM_REPLAY_DIV_NODEV] = "nodev",
+};
 
 static void dmr_divergence(struct dmr_replay_result *res, u32 kind, u32 index,
 			   struct replay_c *rc, struct replay_io *io,
@@ -852,9 +885,9 @@ static void dmr_check_results(struct replay_c **rcs,
 			res->reordered++;
 		if (kind) {
 			dmr_divergence(res, kind, i, rc, io, &exp[i]);
-			DMWARN_LIMIT("%s: divergence %u at request %llu (expected %llu)",
-				     rc->journal->name, kind, io->id,
-				     le64_to_cpu(c->id));
+			DMWARN_LIMIT("%s: %s divergence at request %llu (journal: %llu)",
+				     rc->journal->name, dmr_div_names[kind],
+				     io->id, le64_to_cpu(c->id));
 		}
 	}
 }
@@ -914,8 +947,15 @@ int dmr_checkpoint_replay(struct replay_c **rcs, unsigned int n, u64 nr,
 		m[i].target = t;
 		counts[t]++;
 	}
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		gen[i] = READ_ONCE(rcs[i]->hold_gen);
+		if (counts[i] + 1 > dmr_journal_capacity(rcs[i]->journal)) {
+			DMERR("%s: checkpoint %llu: %u records do not fit in the journal",
+			      rcs[i]->journal->name, nr, counts[i] + 1);
+			r = -ENOSPC;
+			goto out;
+		}
+	}
 
 	r = dmr_match_all(rcs, n, exp, nr_exp, m, token, gen, timeout, nowait);
 	if (r == -ETIMEDOUT)

@@ -174,6 +174,7 @@ struct dmr_journal *dmr_journal_get(dev_t devt, sector_t begin,
 void dmr_journal_put(struct dmr_journal *j);
 int dmr_journal_reserve(struct dmr_journal *j, u64 nr);
 void dmr_journal_unreserve(struct dmr_journal *j, u64 nr);
+u64 dmr_journal_capacity(struct dmr_journal *j);
 void dmr_journal_lock(struct dmr_journal *j, unsigned long *flags);
 void dmr_journal_unlock(struct dmr_journal *j, unsigned long flags);
 void dmr_journal_emit(struct dmr_journal *j, union dm_replay_rec *rec,
