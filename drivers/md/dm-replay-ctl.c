@@ -193,7 +193,8 @@ static int dmr_ioc_checkpoint(struct dmr_session *s, void __user *argp)
 		res.delivered += delivered;
 		res.held = held;
 	}
-	if (!r || r == -ETIMEDOUT)
+	/* A checkpoint that delivered nothing can be tried again. */
+	if (!r)
 		s->last_ckpt = a.checkpoint;
 
 	a.delivered = res.delivered;

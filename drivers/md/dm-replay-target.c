@@ -188,20 +188,22 @@ static void dmr_submit(struct replay_io *io)
 static void dmr_submit_work(struct work_struct *work)
 {
 	struct replay_c *rc = container_of(work, struct replay_c, submit_work);
-	struct replay_io *io, *tmp;
+	struct replay_io *io;
 	unsigned long flags;
-	LIST_HEAD(list);
 
-	spin_lock_irqsave(&rc->lock, flags);
-	list_splice_init(&rc->to_submit, &list);
-	spin_unlock_irqrestore(&rc->lock, flags);
-
-	list_for_each_entry_safe(io, tmp, &list, list) {
-		/* The lower device may finish it before we look again. */
-		list_del_init(&io->list);
+	/*
+	 * One at a time, so that a request is always on a list the overlap
+	 * check of map() looks at.
+	 */
+	for (;;) {
 		spin_lock_irqsave(&rc->lock, flags);
-		list_add_tail(&io->list, &rc->inflight);
+		io = list_first_entry_or_null(&rc->to_submit, struct replay_io,
+					      list);
+		if (io)
+			list_move_tail(&io->list, &rc->inflight);
 		spin_unlock_irqrestore(&rc->lock, flags);
+		if (!io)
+			break;
 		dmr_submit(io);
 	}
 }
