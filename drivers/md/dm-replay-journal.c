@@ -173,6 +173,9 @@ void dmr_journal_emit(struct dmr_journal *j, union dm_replay_rec *rec,
 
 	lockdep_assert_held(&j->lock);
 	rec->hdr.seq = cpu_to_le64(j->seq++);
+	if (rec->type == DM_REPLAY_REC_CHECKPOINT)
+		j->last_ckpt = max(j->last_ckpt,
+				   le64_to_cpu(rec->ckpt.checkpoint));
 
 	if (reserved) {
 		j->reserved--;
@@ -191,6 +194,18 @@ void dmr_journal_emit(struct dmr_journal *j, union dm_replay_rec *rec,
 	smp_wmb();
 	WRITE_ONCE(buf->offset, buf->offset + REC_SIZE);
 	j->bytes += REC_SIZE;
+}
+
+/* The stream outlives a reload: a new table goes on from its numbers. */
+u64 dmr_journal_last_ckpt(struct dmr_journal *j)
+{
+	unsigned long flags;
+	u64 nr;
+
+	spin_lock_irqsave(&j->lock, flags);
+	nr = j->last_ckpt;
+	spin_unlock_irqrestore(&j->lock, flags);
+	return nr;
 }
 
 void dmr_journal_stats(struct dmr_journal *j, u64 *bytes, u64 *lost)

@@ -1334,6 +1334,11 @@ static void replay_resume(struct dm_target *ti)
 	rc->live = true;
 	mutex_unlock(&dmr_mutex);
 
+	mutex_lock(&rc->ckpt_mutex);
+	rc->last_ckpt = max(rc->last_ckpt,
+			    dmr_journal_last_ckpt(rc->journal));
+	mutex_unlock(&rc->ckpt_mutex);
+
 	spin_lock_irqsave(&rc->lock, flags);
 	rc->may_hold = true;
 	spin_unlock_irqrestore(&rc->lock, flags);

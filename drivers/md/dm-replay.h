@@ -58,6 +58,7 @@ struct dmr_journal {
 	u64 bytes;			/* bytes written */
 	u64 lost;			/* records that could not be written */
 	u64 reserved;			/* records promised to a checkpoint */
+	u64 last_ckpt;			/* highest checkpoint journaled */
 };
 
 /* Request states (replay_io.state), under replay_c.lock. */
@@ -180,6 +181,7 @@ void dmr_journal_unlock(struct dmr_journal *j, unsigned long flags);
 void dmr_journal_emit(struct dmr_journal *j, union dm_replay_rec *rec,
 		      bool reserved);
 void dmr_journal_stats(struct dmr_journal *j, u64 *bytes, u64 *lost);
+u64 dmr_journal_last_ckpt(struct dmr_journal *j);
 
 /* Control device (dm-replay-ctl.c). */
 int dmr_ctl_init(void);
