@@ -143,7 +143,7 @@ static int dmr_ioc_checkpoint(struct dmr_session *s, void __user *argp)
 {
 	struct dm_replay_checkpoint a;
 	struct dm_replay_expect *exp = NULL;
-	struct replay_c **rcs;
+	struct replay_c *rcs[2 * DMR_MAX_ATTACH];
 	struct dmr_replay_result res = { 0 };
 	unsigned int nrec, nrep;
 	unsigned long timeout;
@@ -165,11 +165,6 @@ static int dmr_ioc_checkpoint(struct dmr_session *s, void __user *argp)
 			return PTR_ERR(exp);
 	}
 
-	rcs = kcalloc(2 * DMR_MAX_ATTACH, sizeof(*rcs), GFP_KERNEL);
-	if (!rcs) {
-		kvfree(exp);
-		return -ENOMEM;
-	}
 	nrec = dmr_collect(s, DM_REPLAY_MODE_RECORD, rcs);
 	nrep = dmr_collect(s, DM_REPLAY_MODE_REPLAY, rcs + DMR_MAX_ATTACH);
 
@@ -214,7 +209,6 @@ static int dmr_ioc_checkpoint(struct dmr_session *s, void __user *argp)
 out:
 	dmr_release_refs(rcs, nrec);
 	dmr_release_refs(rcs + DMR_MAX_ATTACH, nrep);
-	kfree(rcs);
 	kvfree(exp);
 	return r;
 }
