@@ -175,7 +175,7 @@ static int dmr_ioc_checkpoint(struct dmr_session *s, void __user *argp)
 	timeout = msecs_to_jiffies(a.timeout_ms ?: DMR_DEFAULT_TIMEOUT_MS);
 	r = 0;
 	if (nrep || a.nr_records) {
-		r = dmr_checkpoint_replay(rcs + DMR_MAX_ATTACH, nrep,
+		r = dmr_checkpoint_replay(rcs + DMR_MAX_ATTACH, nrep, &s->lock,
 					  a.checkpoint, exp, a.nr_records,
 					  timeout,
 					  a.flags & DM_REPLAY_CKPT_F_NOWAIT,
@@ -184,7 +184,8 @@ static int dmr_ioc_checkpoint(struct dmr_session *s, void __user *argp)
 	if (!r && nrec) {
 		u64 held = res.held;
 
-		r = dmr_checkpoint_record(rcs, nrec, a.checkpoint, &delivered);
+		r = dmr_checkpoint_record(rcs, nrec, &s->lock, a.checkpoint,
+					  &delivered);
 		res.delivered += delivered;
 		res.held = held;
 	}

@@ -451,12 +451,25 @@ static int replay_map(struct dm_target *ti, struct bio *bio)
  * Checkpoints
  */
 
-static void dmr_lock_ckpt(struct replay_c **rcs, unsigned int n)
+/*
+ * Several targets are checkpointed together only by a session, under its
+ * mutex @nest; a target belongs to one session at a time, so two callers
+ * never lock the same two targets.
+ */
+static void dmr_lock_ckpt(struct replay_c **rcs, unsigned int n,
+			  struct mutex *nest)
 {
 	unsigned int i;
 
+	if (!nest) {
+		WARN_ON_ONCE(n > 1);
+		if (n)
+			mutex_lock(&rcs[0]->ckpt_mutex);
+		return;
+	}
+	lockdep_assert_held(nest);
 	for (i = 0; i < n; i++)
-		mutex_lock_nested(&rcs[i]->ckpt_mutex, i);
+		mutex_lock_nest_lock(&rcs[i]->ckpt_mutex, nest);
 }
 
 static void dmr_unlock_ckpt(struct replay_c **rcs, unsigned int n)
@@ -539,6 +552,7 @@ static void dmr_cap(struct replay_c *rc, struct list_head *list, u32 *count)
  * dmr_checkpoint_record - deliver every held completion of @rcs
  * @rcs: record-mode targets, each with a reference held by the caller
  * @n: how many
+ * @nest: the session's mutex if @n may be more than one, else NULL
  * @nr: the checkpoint number, greater than every earlier one of @rcs
  * @delivered: out, completions delivered
  *
@@ -546,8 +560,8 @@ static void dmr_cap(struct replay_c *rc, struct list_head *list, u32 *count)
  * delivered and -EAGAIN is returned.  Delivery is in ascending id order
  * across all targets.
  */
-int dmr_checkpoint_record(struct replay_c **rcs, unsigned int n, u64 nr,
-			  u32 *delivered)
+int dmr_checkpoint_record(struct replay_c **rcs, unsigned int n,
+			  struct mutex *nest, u64 nr, u32 *delivered)
 {
 	struct list_head lists[DMR_MAX_ATTACH];
 	u32 counts[DMR_MAX_ATTACH];
@@ -561,7 +575,7 @@ int dmr_checkpoint_record(struct replay_c **rcs, unsigned int n, u64 nr,
 	if (WARN_ON_ONCE(n > DMR_MAX_ATTACH))
 		return -EINVAL;
 
-	dmr_lock_ckpt(rcs, n);
+	dmr_lock_ckpt(rcs, n, nest);
 	r = dmr_check_number(rcs, n, nr);
 	if (r)
 		goto out;
@@ -898,6 +912,7 @@ static void dmr_check_results(struct replay_c **rcs,
  * dmr_checkpoint_replay - deliver exactly the expected completions
  * @rcs: replay-mode targets, each with a reference held by the caller
  * @n: how many
+ * @nest: the session's mutex if @n may be more than one, else NULL
  * @nr: the checkpoint number, greater than every earlier one of @rcs
  * @exp: expected completion records, in delivery order
  * @nr_exp: how many
@@ -907,7 +922,8 @@ static void dmr_check_results(struct replay_c **rcs,
  *
  * On -ETIMEDOUT, -EINTR, -EBUSY and -EAGAIN nothing is delivered.
  */
-int dmr_checkpoint_replay(struct replay_c **rcs, unsigned int n, u64 nr,
+int dmr_checkpoint_replay(struct replay_c **rcs, unsigned int n,
+			  struct mutex *nest, u64 nr,
 			  const struct dm_replay_expect *exp, u32 nr_exp,
 			  unsigned long timeout, bool nowait,
 			  struct dmr_replay_result *res)
@@ -925,7 +941,7 @@ int dmr_checkpoint_replay(struct replay_c **rcs, unsigned int n, u64 nr,
 	if (WARN_ON_ONCE(n > DMR_MAX_ATTACH))
 		return -EINVAL;
 
-	dmr_lock_ckpt(rcs, n);
+	dmr_lock_ckpt(rcs, n, nest);
 	r = dmr_check_number(rcs, n, nr);
 	if (r)
 		goto out;
@@ -1436,7 +1452,7 @@ static int replay_message(struct dm_target *ti, unsigned int argc,
 		return -EINVAL;
 	}
 
-	r = dmr_checkpoint_record(&rc, 1, nr, &delivered);
+	r = dmr_checkpoint_record(&rc, 1, NULL, nr, &delivered);
 	if (r == -EINVAL)
 		DMERR("%s: checkpoint %llu is not after checkpoint %llu",
 		      rc->journal->name, nr, rc->last_ckpt);

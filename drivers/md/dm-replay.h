@@ -155,9 +155,10 @@ struct dmr_replay_result {
 	struct dm_replay_divergence first;
 };
 
-int dmr_checkpoint_record(struct replay_c **rcs, unsigned int n, u64 nr,
-			  u32 *delivered);
-int dmr_checkpoint_replay(struct replay_c **rcs, unsigned int n, u64 nr,
+int dmr_checkpoint_record(struct replay_c **rcs, unsigned int n,
+			  struct mutex *nest, u64 nr, u32 *delivered);
+int dmr_checkpoint_replay(struct replay_c **rcs, unsigned int n,
+			  struct mutex *nest, u64 nr,
 			  const struct dm_replay_expect *exp, u32 nr_exp,
 			  unsigned long timeout, bool nowait,
 			  struct dmr_replay_result *res);
