@@ -385,7 +385,7 @@ int dmr_journal_check(const struct dmr_journal *j, bool ascending,
 {
 	uint64_t *ids = NULL, ck = 0, prev_id = 0, last_user = 0;
 	size_t i, nids = 0, left = 0;
-	bool have_last_user = false;
+	bool have_last_user = false, have_prev = false;
 	int ret = -1;
 
 	memset(sum, 0, sizeof(*sum));
@@ -447,7 +447,7 @@ int dmr_journal_check(const struct dmr_journal *j, bool ascending,
 			}
 			sum->last_checkpoint = ck;
 			sum->checkpoints++;
-			prev_id = 0;
+			have_prev = false;
 			break;
 		case DM_REPLAY_REC_COMPLETION: {
 			uint64_t id = le64toh(r->comp.id);
@@ -459,12 +459,13 @@ int dmr_journal_check(const struct dmr_journal *j, bool ascending,
 				FAIL("record %zu: completion names checkpoint %llu inside checkpoint %llu",
 				     i, (unsigned long long)le64toh(r->comp.checkpoint),
 				     (unsigned long long)ck);
-			if (ascending && prev_id && id <= prev_id)
+			if (ascending && have_prev && id <= prev_id)
 				FAIL("record %zu: id %llu after id %llu in checkpoint %llu",
 				     i, (unsigned long long)id,
 				     (unsigned long long)prev_id,
 				     (unsigned long long)ck);
-			prev_id = id ? id : 1;
+			prev_id = id;
+			have_prev = true;
 			left--;
 			ids[nids++] = id;
 			sum->completions++;

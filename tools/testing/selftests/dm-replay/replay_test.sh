@@ -47,6 +47,14 @@ restore_base() { # [lower]
 	dd if="$S/base.img" of="${1:-$DMR_RAM0}" bs=1M oflag=direct conv=notrunc status=none
 }
 
+# " N word..." for a space-separated feature list (empty for none)
+feat_args() {
+	local -a w
+	read -r -a w <<<"$1"
+	((${#w[@]})) && echo " ${#w[@]} ${w[*]}"
+	return 0
+}
+
 # Same fio job for record and replay.  refill_buffers + scramble_buffers=0:
 # write payloads come from the seeded generator only (not the clock).
 FIO_BASE=(--direct=1 --invalidate=0 --randseed=1234 --refill_buffers
@@ -63,7 +71,7 @@ record() {
 	local c=$1 lower=$2 feat=$3 cap ck rc=0
 	shift 3
 	dm_remove "$NAME"
-	dm_create "$NAME" "0 $LEN replay $lower 0 record${feat:+ $feat}" || return 1
+	dm_create "$NAME" "0 $LEN replay $lower 0 record$(feat_args "$feat")" || return 1
 	"$DMREPLAY" capture "$NAME" -o "$S/$c.rec" 2>"$S/$c.rec.capture" &
 	cap=$!
 	"$DMREPLAY" checkpoint "$NAME" --id-base 1000 2>"$S/$c.rec.ckpt" &
@@ -87,7 +95,7 @@ replay() {
 	shift 4
 	rp_rc=255 rp_fio=255
 	dm_remove "$NAME"
-	dm_create "$NAME" "0 $LEN replay $lower 0 replay${feat:+ $feat}" || return 1
+	dm_create "$NAME" "0 $LEN replay $lower 0 replay$(feat_args "$feat")" || return 1
 	rm -f "$S/ready"
 	"$DMREPLAY" capture "$NAME" -o "$S/$c.rep" 2>"$S/$c.rep.capture" &
 	cap=$!
