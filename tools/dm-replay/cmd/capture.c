@@ -15,7 +15,12 @@ struct capture {
 	int out;
 	unsigned char buf[DM_REPLAY_RECORD_SIZE * 1024];
 	size_t len;
-	uint64_t records, bytes, lost;
+	uint64_t records, bytes, lost, flushed;
+	/* A header made here: its id_base comes from the first checkpoint. */
+	union dm_replay_rec hdr;
+	bool synth;
+	uint32_t left;		/* completions of that checkpoint still to see */
+	uint64_t min_id;
 };
 
 static int out_opt(int c, const char *arg, void *ctx)
@@ -38,6 +43,7 @@ static int flush_out(struct capture *c)
 			return fail("write %s: %s", c->out_path, strerror(errno));
 		done += n;
 	}
+	c->flushed += c->len;
 	c->len = 0;
 	return 0;
 }
@@ -54,12 +60,11 @@ static int put(struct capture *c, union dm_replay_rec rec)
 
 /*
  * The stream was consumed by an earlier reader: write a header made from
- * the table, so that the file starts with one.  Its id_base is unknown (0).
+ * the table, so that the file starts with one.
  */
 static int synth_header(struct capture *c, const char *name, uint64_t first_seq)
 {
-	union dm_replay_rec r = { .type = DM_REPLAY_REC_HEADER };
-	struct dm_replay_rec_header *h = &r.hdr;
+	struct dm_replay_rec_header *h = &c->hdr.hdr;
 	struct timespec ts;
 	struct tstatus st;
 	struct dmr_dev d;
@@ -69,9 +74,12 @@ static int synth_header(struct capture *c, const char *name, uint64_t first_seq)
 		return fail("%s", dmr_strerror());
 	if (target_status(name, &st, 1, true) < 0)
 		return EXIT_FAIL;
-	fprintf(stderr, "dmreplay capture: %s: the journal was read before, starting at "
-		"seq %lu; writing a header made from the table (id_base 0)\n", name, first_seq);
+	if (first_seq)
+		fprintf(stderr, "dmreplay capture: %s: the journal was read before, "
+			"starting at seq %lu; writing a header made from the table\n",
+			name, first_seq);
 	clock_gettime(CLOCK_REALTIME, &ts);
+	h->type = DM_REPLAY_REC_HEADER;
 	h->version = DM_REPLAY_VERSION;
 	h->rec_size = DM_REPLAY_RECORD_SIZE;
 	h->seq = first_seq ? first_seq - 1 : 0;
@@ -88,7 +96,38 @@ static int synth_header(struct capture *c, const char *name, uint64_t first_seq)
 		h->features |= DM_REPLAY_FEAT_SERIALIZE_OVERLAPS;
 	if ((p = strstr(st.table, " subbuf_size ")))
 		h->subbuf_size = (uint32_t)strtoul(p + 13, NULL, 10);
-	return put(c, r);
+	c->synth = true;
+	return put(c, c->hdr);
+}
+
+/*
+ * The id_base of a made header: the lowest id of the first checkpoint,
+ * written into the header once that checkpoint is complete.
+ */
+static void fix_id_base(struct capture *c, const union dm_replay_rec *r)
+{
+	union dm_replay_rec h;
+
+	if (r->type == DM_REPLAY_REC_CHECKPOINT && r->ckpt.nr_completions &&
+	    r->ckpt.kind != DM_REPLAY_CKPT_ID_BASE) {
+		c->left = r->ckpt.nr_completions;
+		c->min_id = UINT64_MAX;
+		return;
+	}
+	if (r->type != DM_REPLAY_REC_COMPLETION || !c->left)
+		return;
+	c->min_id = r->comp.id < c->min_id ? r->comp.id : c->min_id;
+	if (--c->left)
+		return;
+	c->synth = false;
+	c->hdr.hdr.id_base = c->min_id;
+	h = c->hdr;
+	dmr_rec_le(&h);
+	if (!c->flushed)
+		memcpy(c->buf, &h, sizeof(h));
+	else if (pwrite(c->out, &h, sizeof(h), 0) != sizeof(h))
+		fprintf(stderr, "dmreplay capture: %s: cannot write id_base %lu into the "
+			"header: %s\n", c->out_path, c->min_id, strerror(errno));
 }
 
 static void progress(const struct capture *c, uint64_t t0, bool last)
@@ -135,6 +174,8 @@ int cmd_capture(int argc, char **argv)
 				ret = EXIT_FAIL;
 				goto out;
 			}
+			if (c->synth)
+				fix_id_base(c, &ev.rec);
 		}
 		if (ret < 0 || flush_out(c)) {
 			ret = ret < 0 ? fail("%s", dmr_journal_strerror(j)) : EXIT_FAIL;
@@ -149,6 +190,11 @@ int cmd_capture(int argc, char **argv)
 		/* relay wakes poll() only at sub-buffer switches: read anyway */
 		wait_fd(dmr_journal_fd(j), 100);
 		draining = stop_signal;
+	}
+	/* Nothing came: the file still starts with a header. */
+	if (!c->records && (synth_header(c, argv[optind], 0) || flush_out(c))) {
+		ret = EXIT_FAIL;
+		goto out;
 	}
 	if (dmr_journal_live_skipped(j))
 		fprintf(stderr, "dmreplay capture: %s: skipped %lu completion records of a "

@@ -37,9 +37,26 @@ static int detach_close(struct dmr_session *s, struct dmr_dev *devs, int n)
 	return ret;
 }
 
+/*
+ * Issue checkpoint *n.  Numbers must exceed every earlier checkpoint of
+ * the targets (from earlier sessions and messages too), which nothing
+ * reports: with jump, answer -EINVAL by trying ever larger numbers.
+ */
+static int issue(struct dmr_session *s, uint64_t *n, bool jump,
+		 const struct dm_replay_expect *exp, uint32_t nr, uint32_t timeout_ms,
+		 struct dm_replay_checkpoint *ck)
+{
+	int ret;
+
+	while ((ret = dmr_checkpoint_replay(s, *n, exp, nr, timeout_ms, 0, ck)) == -EINVAL &&
+	       jump && *n < UINT64_MAX / 2)
+		*n *= 2;
+	return ret;
+}
+
 struct ckpt_opts {
 	uint64_t every_us, count, id_base, first;
-	bool set_id;
+	bool set_id, fixed;	/* fixed: --first given */
 };
 
 static int ckpt_opt(int c, const char *arg, void *ctx)
@@ -50,7 +67,7 @@ static int ckpt_opt(int c, const char *arg, void *ctx)
 	case 'e': return parse_u64(arg, "--every", &o->every_us);
 	case 'c': return parse_u64(arg, "--count", &o->count);
 	case 'i': o->set_id = true; return parse_u64(arg, "--id-base", &o->id_base);
-	case 'f': return parse_u64(arg, "--first", &o->first);
+	case 'f': o->fixed = true; return parse_u64(arg, "--first", &o->first);
 	default: return 0;	/* 'u': the default */
 	}
 }
@@ -66,6 +83,7 @@ int cmd_checkpoint(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' }, {}
 	};
 	struct ckpt_opts o = { .first = 1 };
+	struct dm_replay_checkpoint ck;
 	uint64_t n, done = 0, delivered = 0, eagain = 0, next_at = 0;
 	int ret, ndev, backoff = 0, idle = 0;
 	struct dmr_session *s;
@@ -96,7 +114,7 @@ int cmd_checkpoint(int argc, char **argv)
 		if (stop_signal)
 			break;
 		next_at = now_ns() + o.every_us * 1000;
-		ret = dmr_checkpoint(s, n, NULL);
+		ret = issue(s, &n, !o.fixed, NULL, 0, 0, &ck);
 		if (ret == -EAGAIN) {
 			eagain++;
 			backoff = backoff ? (backoff * 2 > 100 ? 100 : backoff * 2) : 1;
@@ -131,6 +149,8 @@ struct replay {
 	uint32_t nr, cap;
 	uint64_t ckpt, ckpt_off, last;	/* journaled number, its offset, last issued */
 	uint64_t checkpoints, delivered, reordered, divergences;
+	uint64_t skipped;	/* suspend and unheld checkpoints */
+	bool skip;		/* in one of those */
 };
 
 struct replay_opts {
@@ -165,23 +185,27 @@ static void report_div(struct replay *r, const struct dm_replay_checkpoint *ck,
 		.sector = d->actual_sector, .nr_sectors = d->actual_nr_sectors,
 	};
 	union dm_replay_rec exp = d->expected;
-	char e[192], a[192];
+	char e[192], a[192], where[96];
 
 	dmr_rec_le(&exp);
 	fmt_comp(e, sizeof(e), &exp.comp);
 	fmt_comp(a, sizeof(a), &act);
-	fprintf(stderr, "dmreplay replay: %s: checkpoint %lu (journal %s offset %lu): "
-		"divergence %s at record %u: expected %s, actual %s%s",
-		r->dev.name, n, r->file, r->ckpt_off, dmr_div_kind_name(d->kind),
-		d->index, e, d->kind == DM_REPLAY_DIV_MISSING ? "none" : a,
-		d->kind == DM_REPLAY_DIV_DATA ? "" : "\n");
+	snprintf(where, sizeof(where), "checkpoint %lu", r->ckpt);
+	if (n != r->ckpt)
+		snprintf(where + strlen(where), sizeof(where) - strlen(where),
+			 " (issued as %lu)", n);
+	fprintf(stderr, "dmreplay replay: %s: %s, %s offset %lu: divergence %s at "
+		"record %u: expected %s, actual %s", r->dev.name, where, r->file,
+		r->ckpt_off, dmr_div_kind_name(d->kind), d->index, e,
+		d->kind == DM_REPLAY_DIV_MISSING ? "none" : a);
 	if (d->kind == DM_REPLAY_DIV_DATA)
-		fprintf(stderr, " (crc32c expected 0x%08x, actual 0x%08x)\n",
+		fprintf(stderr, " (crc32c expected 0x%08x, actual 0x%08x)",
 			exp.comp.crc32c, d->actual_crc32c);
+	fputc('\n', stderr);
 	if (ck->divergences > 1)
-		fprintf(stderr, "dmreplay replay: %s: checkpoint %lu: %u more divergences "
-			"(%u missing); see the kernel log\n", r->dev.name, n,
-			ck->divergences - 1, ck->missing);
+		fprintf(stderr, "dmreplay replay: %s: %s: %u more divergences (%u missing); "
+			"see the kernel log\n", r->dev.name, where, ck->divergences - 1,
+			ck->missing);
 }
 
 /* Issue the collected completions as checkpoint(s); max_expect per call. */
@@ -196,8 +220,8 @@ static int flush(struct replay *r)
 		nr = r->nr - done < max || !max ? r->nr - done : max;
 		n = r->ckpt > r->last ? r->ckpt : r->last + 1;
 		r->last = n;
-		ret = dmr_checkpoint_replay(r->s, n, r->exp + done, nr, r->timeout_ms,
-					    0, &ck);
+		ret = issue(r->s, &n, true, r->exp + done, nr, r->timeout_ms, &ck);
+		r->last = n;
 		if (ret < 0 && ret != -ETIMEDOUT)
 			return fail("%s", dmr_session_strerror(r->s));
 		r->checkpoints++;
@@ -208,7 +232,7 @@ static int flush(struct replay *r)
 			report_div(r, &ck, n);
 		if (ret < 0)
 			return fail("%s: checkpoint %lu timed out: %u expected completions "
-				    "missing", r->dev.name, n, ck.missing);
+				    "missing", r->dev.name, r->ckpt, ck.missing);
 		done += nr;
 	}
 	r->nr = 0;
@@ -254,12 +278,19 @@ static int replay_journal(struct replay *r, struct dmr_journal *j)
 		if (ev.rec.type != DM_REPLAY_REC_COMPLETION) {
 			if (flush(r))
 				return EXIT_FAIL;
+			r->skip = ev.rec.type == DM_REPLAY_REC_CHECKPOINT &&
+				  (ev.rec.ckpt.kind == DM_REPLAY_CKPT_SUSPEND ||
+				   ev.rec.ckpt.kind == DM_REPLAY_CKPT_UNHELD);
+			r->skipped += r->skip;
 			if (ev.rec.type == DM_REPLAY_REC_CHECKPOINT) {
 				r->ckpt = ev.rec.ckpt.checkpoint;
 				r->ckpt_off = ev.offset;
 			}
 			continue;
 		}
+		/* the target releases these itself when suspended */
+		if (r->skip)
+			continue;
 		if (r->nr == r->cap) {
 			r->cap = r->cap ? r->cap * 2 : 256;
 			r->exp = realloc(r->exp, r->cap * sizeof(*r->exp));
@@ -318,8 +349,9 @@ int cmd_replay(int argc, char **argv)
 		goto out;
 	}
 	ret = replay_journal(&r, j);
-	fprintf(stderr, "checkpoints=%lu delivered=%lu reordered=%lu divergences=%lu\n",
-		r.checkpoints, r.delivered, r.reordered, r.divergences);
+	fprintf(stderr, "checkpoints=%lu delivered=%lu reordered=%lu divergences=%lu "
+		"skipped=%lu\n", r.checkpoints, r.delivered, r.reordered, r.divergences,
+		r.skipped);
 	if (!ret && r.divergences)
 		ret = EXIT_FAIL;
 out:
