@@ -9,8 +9,9 @@ TOP := $(CURDIR)
 # /lib/modules/6.1.*/build (never the running kernel: the host runs another).
 KDIR ?= $(shell ls -d /lib/modules/6.1.*/build 2>/dev/null | sort -V | tail -n 1)
 # Its release, for scripts/vm-run (derived from KDIR when it has the
-# /lib/modules/VER/build form; otherwise pass KVER=...).
-KVER ?= $(patsubst /lib/modules/%/build,%,$(filter /lib/modules/%/build,$(KDIR)))
+# /lib/modules/VER/build form; otherwise pass KVER=...).  Not `?=`: an
+# empty KVER exported by a parent make run before scripts/setup must not stick.
+KVER := $(or $(KVER),$(patsubst /lib/modules/%/build,%,$(filter /lib/modules/%/build,$(KDIR))))
 export KVER
 
 TOOLS_DIR := tools/dm-replay
