@@ -25,14 +25,16 @@ static int open_attach(struct dmr_session **s, char **names, int n, struct dmr_d
 	return 0;
 }
 
-/* Detach all, reporting failures, and close. */
+/* Detach all and close; a device removed meanwhile is no failure. */
 static int detach_close(struct dmr_session *s, struct dmr_dev *devs, int n)
 {
-	int ret = 0;
+	int ret = 0, err;
 
-	for (int i = 0; i < n; i++)
-		if (dmr_detach(s, devs[i].dev))
+	for (int i = 0; i < n; i++) {
+		err = dmr_detach(s, devs[i].dev);
+		if (err && err != -ENOENT && err != -ENODEV)
 			ret = fail("detach %s: %s", devs[i].name, dmr_session_strerror(s));
+	}
 	dmr_session_close(s);
 	return ret;
 }
