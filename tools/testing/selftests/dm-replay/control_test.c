@@ -298,4 +298,4 @@ TEST_F_TIMEOUT(ctl, set_next_id, 120)
 	dmr_journal_close(&j);
 }
 
-TEST_HARNESS_MAIN
+DMR_HARNESS_MAIN

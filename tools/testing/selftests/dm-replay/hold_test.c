@@ -649,6 +649,7 @@ TEST_F_TIMEOUT(hold, remove_force_releases_held, 120)
 
 FIXTURE(lowerr) {
 	FIXTURE_DATA(hold) h;
+	const char *why;	/* skip reason found by setup */
 };
 
 FIXTURE_VARIANT(lowerr) {
@@ -683,8 +684,10 @@ FIXTURE_SETUP(lowerr)
 	dmr_remove("dmrt_low");
 	if (strstr(variant->table, "flakey") &&
 	    dmr_sh("modprobe dm-flakey 2>/dev/null || "
-		   "dmsetup targets | grep -q flakey"))
-		SKIP(return, "dm-flakey not available");
+		   "dmsetup targets | grep -q flakey")) {
+		self->why = "dm-flakey not available";
+		return;
+	}
 	snprintf(self->h.name, sizeof(self->h.name), "dmrt_h");
 	snprintf(table, sizeof(table), variant->table, DMR_SECTORS, dmr_ram(1));
 	ASSERT_EQ(0, dmr_sh("dmsetup create dmrt_low --table '%s' && "
@@ -707,6 +710,8 @@ TEST_F_TIMEOUT(lowerr, lower_error_reaches_submitter, 120)
 	struct dmr_jsum sum;
 	ssize_t c;
 
+	if (self->why)
+		SKIP(return, "%s", self->why);
 	ASSERT_EQ(0, mkdev(_metadata, h, "/dev/mapper/dmrt_low", NULL));
 	ASSERT_EQ(0, dmr_attach(h->ctl, &h->d));
 	ASSERT_EQ(0, dmr_io_start(&h->io[0], h->fd, variant->kind, 4096, 4096));
@@ -833,4 +838,4 @@ TEST_F_TIMEOUT(hold, two_targets_one_table, 120)
 	EXPECT_EQ(half, le64toh(self->j2.r[0].hdr.target_sectors));
 }
 
-TEST_HARNESS_MAIN
+DMR_HARNESS_MAIN

@@ -23,6 +23,7 @@ FIXTURE(ops) {
 	struct dmr_journal j;
 	struct dmr_io io;
 	bool made;
+	const char *why;	/* skip reason found by setup */
 };
 
 FIXTURE_SETUP(ops)
@@ -36,8 +37,10 @@ FIXTURE_SETUP(ops)
 		SKIP(return, "%s", why);
 	dmr_remove("dmrt_ops");
 	if (dmr_sh("modprobe loop 2>/dev/null; test -e /dev/loop-control || "
-		   "test -e /dev/loop0"))
-		SKIP(return, "no loop device support");
+		   "test -e /dev/loop0")) {
+		self->why = "no loop device support";
+		return;
+	}
 	ASSERT_EQ(0, dmr_sh("rm -f " IMG " && truncate -s 64M " IMG));
 	ASSERT_EQ(0, dmr_sh_out(self->loop, sizeof(self->loop),
 				"losetup -f --show " IMG));
@@ -83,6 +86,8 @@ static void run_held(struct __test_metadata *_metadata,
 {
 	uint64_t n = 1, end;
 
+	if (self->why)
+		SKIP(return, "%s", self->why);
 	self->fd = open(self->d.path, O_RDWR | O_CLOEXEC | oflags);
 	ASSERT_LE(0, self->fd);
 	ASSERT_EQ(0, dmr_io_start(&self->io, self->fd, kind, off, len));
@@ -201,4 +206,4 @@ TEST_F_TIMEOUT(ops, write_zeroes_nounmap, 120)
 		dump(_metadata, &self->j);
 }
 
-TEST_HARNESS_MAIN
+DMR_HARNESS_MAIN
