@@ -123,29 +123,29 @@ TEST_F_TIMEOUT(ctl, checkpoint_not_increasing_einval, 120)
 
 	ASSERT_EQ(0, dmr_attach(self->ctl, &self->a));
 	ASSERT_EQ(0, dmr_io_start(&self->io[0], self->fd, DMR_IO_READ, 0, 4096));
-	ASSERT_EQ(1, dmr_wait_held("dmrt_a", 1, 5000));
+	ASSERT_EQ(1, dmr_wait_held("dmrt_a", 1, 10000));
 	ASSERT_EQ(0, dmr_checkpoint(self->ctl, 5, &ck));
 	EXPECT_EQ(1, ck.delivered);
-	ASSERT_TRUE(dmr_io_wait(&self->io[0], 5000));
+	ASSERT_TRUE(dmr_io_wait(&self->io[0], 10000));
 	EXPECT_EQ(-EINVAL, dmr_checkpoint(self->ctl, 5, NULL));
 	EXPECT_EQ(-EINVAL, dmr_checkpoint(self->ctl, 4, NULL));
 	EXPECT_EQ(-EINVAL, dmr_checkpoint(self->ctl, 0, NULL));
 	/* The message path checks the target's last number too. */
 	ASSERT_EQ(0, dmr_io_start(&self->io[1], self->fd, DMR_IO_READ, 4096,
 				  4096));
-	ASSERT_EQ(1, dmr_wait_held("dmrt_a", 1, 5000));
+	ASSERT_EQ(1, dmr_wait_held("dmrt_a", 1, 10000));
 	EXPECT_NE(0, dmr_msg_checkpoint("dmrt_a", 5));
 	EXPECT_FALSE(dmr_io_wait(&self->io[1], 300));
 	EXPECT_EQ(0, dmr_msg_checkpoint("dmrt_a", 10));
-	ASSERT_TRUE(dmr_io_wait(&self->io[1], 5000));
+	ASSERT_TRUE(dmr_io_wait(&self->io[1], 10000));
 	/* ... and the ioctl the target's (10), not only the session's (5). */
 	ASSERT_EQ(0, dmr_io_start(&self->io[0], self->fd, DMR_IO_READ, 0, 4096));
-	ASSERT_EQ(1, dmr_wait_held("dmrt_a", 1, 5000));
+	ASSERT_EQ(1, dmr_wait_held("dmrt_a", 1, 10000));
 	EXPECT_EQ(-EINVAL, dmr_checkpoint(self->ctl, 8, NULL));
 	EXPECT_FALSE(dmr_io_wait(&self->io[0], 300));
 	ASSERT_EQ(0, dmr_checkpoint(self->ctl, 11, &ck));
 	EXPECT_EQ(1, ck.delivered);
-	EXPECT_TRUE(dmr_io_wait(&self->io[0], 5000));
+	EXPECT_TRUE(dmr_io_wait(&self->io[0], 10000));
 }
 
 static int child_without_cap(int ctl, const struct dmr_dev *d)
@@ -243,7 +243,7 @@ TEST_F_TIMEOUT(ctl, poll_pollin_while_held, 120)
 	ASSERT_EQ(0, dmr_checkpoint(self->ctl, 1, &ck));
 	EXPECT_EQ(1, ck.delivered);
 	EXPECT_EQ(0, ck.held);
-	ASSERT_TRUE(dmr_io_wait(&self->io[0], 5000));
+	ASSERT_TRUE(dmr_io_wait(&self->io[0], 10000));
 	EXPECT_EQ(0, poll_now(self->ctl, 0) & POLLIN);
 }
 
@@ -257,18 +257,18 @@ TEST_F_TIMEOUT(ctl, set_next_id, 120)
 	ASSERT_EQ(0, ioctl(self->ctl, DM_REPLAY_IOC_SET_NEXT_ID, &nid));
 	ASSERT_EQ(0, dmr_journal_open(&j, self->a.jpath));
 	ASSERT_EQ(0, dmr_io_start(&self->io[0], self->fd, DMR_IO_READ, 0, 4096));
-	ASSERT_EQ(1, dmr_wait_held("dmrt_a", 1, 5000));
+	ASSERT_EQ(1, dmr_wait_held("dmrt_a", 1, 10000));
 	/* A request not delivered yet: SET_NEXT_ID must refuse. */
 	nid.next_id = 5;
 	errno = 0;
 	EXPECT_EQ(-1, ioctl(self->ctl, DM_REPLAY_IOC_SET_NEXT_ID, &nid));
 	EXPECT_EQ(EBUSY, errno);
 	ASSERT_EQ(0, dmr_checkpoint(self->ctl, 1, NULL));
-	ASSERT_TRUE(dmr_io_wait(&self->io[0], 5000));
+	ASSERT_TRUE(dmr_io_wait(&self->io[0], 10000));
 	ASSERT_EQ(0, dmr_io_start(&self->io[0], self->fd, DMR_IO_READ, 0, 4096));
-	ASSERT_EQ(1, dmr_wait_held("dmrt_a", 1, 5000));
+	ASSERT_EQ(1, dmr_wait_held("dmrt_a", 1, 10000));
 	ASSERT_EQ(0, dmr_checkpoint(self->ctl, 2, NULL));
-	ASSERT_TRUE(dmr_io_wait(&self->io[0], 5000));
+	ASSERT_TRUE(dmr_io_wait(&self->io[0], 10000));
 	ASSERT_LE(0, dmr_journal_drain(&j));
 	c = dmr_find(&j, 0, DM_REPLAY_REC_COMPLETION);
 	ASSERT_LE(0, c);

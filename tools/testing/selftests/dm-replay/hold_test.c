@@ -122,7 +122,7 @@ TEST_F_TIMEOUT(hold, read_held_until_ioctl_checkpoint, 120)
 				  4096));
 	EXPECT_FALSE(dmr_io_wait(&self->io[0], 300))
 		TH_LOG("O_DIRECT read returned without a checkpoint");
-	ASSERT_EQ(1, dmr_wait_held(self->name, 1, 5000));
+	ASSERT_EQ(1, dmr_wait_held(self->name, 1, 10000));
 	ASSERT_EQ(0, dmr_status(self->name, &st));
 	EXPECT_STREQ("record", st.mode);
 	EXPECT_EQ(1, st.ids_issued);
@@ -132,7 +132,7 @@ TEST_F_TIMEOUT(hold, read_held_until_ioctl_checkpoint, 120)
 	ASSERT_EQ(0, dmr_checkpoint(self->ctl, 1, &ck));
 	EXPECT_EQ(1, ck.delivered);
 	EXPECT_EQ(0, ck.held);
-	ASSERT_TRUE(dmr_io_wait(&self->io[0], 5000))
+	ASSERT_TRUE(dmr_io_wait(&self->io[0], 10000))
 		TH_LOG("read not delivered by the checkpoint");
 	EXPECT_EQ(4096, self->io[0].ret);
 	ASSERT_EQ(0, dmr_status(self->name, &st));
@@ -172,9 +172,9 @@ TEST_F_TIMEOUT(hold, read_held_until_message_checkpoint, 120)
 	ASSERT_EQ(0, mkdev(_metadata, self, dmr_ram(0), NULL));
 	ASSERT_EQ(0, dmr_io_start(&self->io[0], self->fd, DMR_IO_READ, 0, 4096));
 	EXPECT_FALSE(dmr_io_wait(&self->io[0], 300));
-	ASSERT_EQ(1, dmr_wait_held(self->name, 1, 5000));
+	ASSERT_EQ(1, dmr_wait_held(self->name, 1, 10000));
 	ASSERT_EQ(0, dmr_msg_checkpoint(self->name, 0));
-	ASSERT_TRUE(dmr_io_wait(&self->io[0], 5000));
+	ASSERT_TRUE(dmr_io_wait(&self->io[0], 10000));
 	EXPECT_EQ(4096, self->io[0].ret);
 	ASSERT_LE(0, dmr_journal_drain(&self->j));
 	k = last_ckpt(&self->j);
@@ -183,13 +183,13 @@ TEST_F_TIMEOUT(hold, read_held_until_message_checkpoint, 120)
 	EXPECT_LT(0, first);
 	/* Explicit number, then the default must be last + 1. */
 	ASSERT_EQ(0, dmr_io_start(&self->io[0], self->fd, DMR_IO_READ, 0, 4096));
-	ASSERT_EQ(1, dmr_wait_held(self->name, 1, 5000));
+	ASSERT_EQ(1, dmr_wait_held(self->name, 1, 10000));
 	ASSERT_EQ(0, dmr_msg_checkpoint(self->name, first + 40));
-	ASSERT_TRUE(dmr_io_wait(&self->io[0], 5000));
+	ASSERT_TRUE(dmr_io_wait(&self->io[0], 10000));
 	ASSERT_EQ(0, dmr_io_start(&self->io[0], self->fd, DMR_IO_READ, 0, 4096));
-	ASSERT_EQ(1, dmr_wait_held(self->name, 1, 5000));
+	ASSERT_EQ(1, dmr_wait_held(self->name, 1, 10000));
 	ASSERT_EQ(0, dmr_msg_checkpoint(self->name, 0));
-	ASSERT_TRUE(dmr_io_wait(&self->io[0], 5000));
+	ASSERT_TRUE(dmr_io_wait(&self->io[0], 10000));
 	ASSERT_LE(0, dmr_journal_drain(&self->j));
 	ASSERT_EQ(7, self->j.n);
 	EXPECT_EQ(first + 40, le64toh(self->j.r[3].ckpt.checkpoint));
@@ -212,7 +212,7 @@ TEST_F_TIMEOUT(hold, write_held_and_passed_through, 120)
 	ASSERT_EQ(0, dmr_io_start(&self->io[0], self->fd, DMR_IO_WRITE,
 				  1 << 20, 8192));
 	EXPECT_FALSE(dmr_io_wait(&self->io[0], 300));
-	ASSERT_EQ(1, dmr_wait_held(self->name, 1, 5000));
+	ASSERT_EQ(1, dmr_wait_held(self->name, 1, 10000));
 	/* The data reached the lower device although the write is held. */
 	ASSERT_EQ(0, posix_memalign((void **)&buf, 4096, 8192));
 	rfd = open(dmr_ram(0), O_RDONLY | O_DIRECT | O_CLOEXEC);
@@ -223,15 +223,15 @@ TEST_F_TIMEOUT(hold, write_held_and_passed_through, 120)
 	EXPECT_EQ(0xa5, buf[8191]);
 	free(buf);
 	ASSERT_EQ(0, dmr_checkpoint(self->ctl, 1, NULL));
-	ASSERT_TRUE(dmr_io_wait(&self->io[0], 5000));
+	ASSERT_TRUE(dmr_io_wait(&self->io[0], 10000));
 	EXPECT_EQ(8192, self->io[0].ret);
 	/* Read back through the target. */
 	memset(self->io[0].buf, 0, 8192);
 	ASSERT_EQ(0, dmr_io_start(&self->io[0], self->fd, DMR_IO_READ,
 				  1 << 20, 8192));
-	ASSERT_EQ(1, dmr_wait_held(self->name, 1, 5000));
+	ASSERT_EQ(1, dmr_wait_held(self->name, 1, 10000));
 	ASSERT_EQ(0, dmr_checkpoint(self->ctl, 2, NULL));
-	ASSERT_TRUE(dmr_io_wait(&self->io[0], 5000));
+	ASSERT_TRUE(dmr_io_wait(&self->io[0], 10000));
 	EXPECT_EQ(0xa5, ((unsigned char *)self->io[0].buf)[4096]);
 	ASSERT_LE(0, dmr_journal_drain(&self->j));
 	check_journal(_metadata, &self->j, &sum);
@@ -266,7 +266,7 @@ TEST_F_TIMEOUT(hold, rounds_from_threads_ascending, 300)
 		ASSERT_EQ(0, dmr_checkpoint(self->ctl, round + 1, &ck));
 		EXPECT_EQ(nthreads, ck.delivered);
 		for (i = 0; i < nthreads; i++) {
-			ASSERT_TRUE(dmr_io_wait(&self->io[i], 5000));
+			ASSERT_TRUE(dmr_io_wait(&self->io[i], 10000));
 			EXPECT_EQ(4096 << (i % 3), self->io[i].ret);
 		}
 		ASSERT_LE(0, dmr_journal_drain(&self->j));
@@ -470,7 +470,7 @@ TEST_F_TIMEOUT(hold, journal_full_eagain_then_retry, 300)
 		ASSERT_EQ(0, i);
 		n++;
 		for (i = 0; i < nio; i++)
-			ASSERT_TRUE(dmr_io_wait(&self->io[i], 5000));
+			ASSERT_TRUE(dmr_io_wait(&self->io[i], 10000));
 	}
 	ASSERT_TRUE(full) TH_LOG("no -EAGAIN after %d checkpoints of %d records "
 				 "into an 8 KiB journal", round, nio + 1);
@@ -507,7 +507,7 @@ TEST_F_TIMEOUT(hold, journal_full_eagain_then_retry, 300)
 	ASSERT_EQ(0, i);
 	EXPECT_EQ(nio, ck.delivered);
 	for (i = 0; i < nio; i++)
-		EXPECT_TRUE(dmr_io_wait(&self->io[i], 5000));
+		EXPECT_TRUE(dmr_io_wait(&self->io[i], 10000));
 	ASSERT_LE(0, dmr_journal_drain(&self->j));
 	check_journal(_metadata, &self->j, &sum);
 	EXPECT_EQ(issued, sum.completions);
@@ -557,13 +557,13 @@ TEST_F_TIMEOUT(hold, suspend_releases_held, 120)
 	ASSERT_EQ(0, dmr_io_start(&self->io[0], self->fd, DMR_IO_READ, 0, 4096));
 	ASSERT_EQ(0, dmr_io_start(&self->io[1], self->fd, DMR_IO_WRITE, 8192,
 				  4096));
-	ASSERT_EQ(2, dmr_wait_held(self->name, 2, 5000));
+	ASSERT_EQ(2, dmr_wait_held(self->name, 2, 10000));
 	snprintf(cmd, sizeof(cmd), "dmsetup suspend %s", self->name);
 	pid = spawn_sh(cmd);
 	ASSERT_LT(0, pid);
-	EXPECT_EQ(0, wait_pid_ms(pid, 5000)) TH_LOG("dmsetup suspend hung");
-	EXPECT_TRUE(dmr_io_wait(&self->io[0], 5000));
-	EXPECT_TRUE(dmr_io_wait(&self->io[1], 5000));
+	EXPECT_EQ(0, wait_pid_ms(pid, 10000)) TH_LOG("dmsetup suspend hung");
+	EXPECT_TRUE(dmr_io_wait(&self->io[0], 10000));
+	EXPECT_TRUE(dmr_io_wait(&self->io[1], 10000));
 	EXPECT_EQ(4096, self->io[0].ret);
 	EXPECT_EQ(4096, self->io[1].ret);
 	ASSERT_LE(0, dmr_journal_drain(&self->j));
@@ -577,9 +577,9 @@ TEST_F_TIMEOUT(hold, suspend_releases_held, 120)
 	ASSERT_EQ(0, dmr_io_start(&self->io[0], self->fd, DMR_IO_READ, 0, 4096));
 	EXPECT_FALSE(dmr_io_wait(&self->io[0], 300))
 		TH_LOG("not holding after resume");
-	ASSERT_EQ(1, dmr_wait_held(self->name, 1, 5000));
+	ASSERT_EQ(1, dmr_wait_held(self->name, 1, 10000));
 	ASSERT_EQ(0, dmr_checkpoint(self->ctl, 100, NULL));
-	EXPECT_TRUE(dmr_io_wait(&self->io[0], 5000));
+	EXPECT_TRUE(dmr_io_wait(&self->io[0], 10000));
 	{
 		struct dmr_jsum sum;
 
@@ -599,15 +599,15 @@ TEST_F_TIMEOUT(hold, reload_releases_held_and_writes_header, 120)
 	ASSERT_EQ(0, mkdev(_metadata, self, dmr_ram(0), NULL));
 	ASSERT_EQ(0, dmr_attach(self->ctl, &self->d));
 	ASSERT_EQ(0, dmr_io_start(&self->io[0], self->fd, DMR_IO_READ, 0, 4096));
-	ASSERT_EQ(1, dmr_wait_held(self->name, 1, 5000));
+	ASSERT_EQ(1, dmr_wait_held(self->name, 1, 10000));
 	snprintf(cmd, sizeof(cmd),
 		 "dmsetup reload %s --table '0 %llu replay %s 0 record' && "
 		 "dmsetup resume %s", self->name, DMR_SECTORS, dmr_ram(0),
 		 self->name);
 	pid = spawn_sh(cmd);
 	ASSERT_LT(0, pid);
-	EXPECT_EQ(0, wait_pid_ms(pid, 5000)) TH_LOG("reload + resume hung/failed");
-	EXPECT_TRUE(dmr_io_wait(&self->io[0], 5000));
+	EXPECT_EQ(0, wait_pid_ms(pid, 10000)) TH_LOG("reload + resume hung/failed");
+	EXPECT_TRUE(dmr_io_wait(&self->io[0], 10000));
 	ASSERT_LE(0, dmr_journal_drain(&self->j));
 	check_journal(_metadata, &self->j, &sum);
 	EXPECT_EQ(2, sum.headers) TH_LOG("no header for the reloaded table");
@@ -616,10 +616,10 @@ TEST_F_TIMEOUT(hold, reload_releases_held_and_writes_header, 120)
 	/* Still attached after the reload (rst: "keeps it attached"). */
 	ASSERT_EQ(0, dmr_io_start(&self->io[0], self->fd, DMR_IO_READ, 0, 4096));
 	EXPECT_FALSE(dmr_io_wait(&self->io[0], 300));
-	ASSERT_EQ(1, dmr_wait_held(self->name, 1, 5000));
+	ASSERT_EQ(1, dmr_wait_held(self->name, 1, 10000));
 	EXPECT_EQ(-EEXIST, dmr_attach(self->ctl, &self->d));
 	ASSERT_EQ(0, dmr_checkpoint(self->ctl, 7, NULL));
-	EXPECT_TRUE(dmr_io_wait(&self->io[0], 5000));
+	EXPECT_TRUE(dmr_io_wait(&self->io[0], 10000));
 }
 
 TEST_F_TIMEOUT(hold, remove_force_releases_held, 120)
@@ -630,13 +630,13 @@ TEST_F_TIMEOUT(hold, remove_force_releases_held, 120)
 
 	ASSERT_EQ(0, mkdev(_metadata, self, dmr_ram(0), NULL));
 	ASSERT_EQ(0, dmr_io_start(&self->io[0], self->fd, DMR_IO_READ, 0, 4096));
-	ASSERT_EQ(1, dmr_wait_held(self->name, 1, 5000));
+	ASSERT_EQ(1, dmr_wait_held(self->name, 1, 10000));
 	dmr_journal_close(&self->j);
 	snprintf(cmd, sizeof(cmd), "dmsetup remove --force --retry %s",
 		 self->name);
 	pid = spawn_sh(cmd);
 	ASSERT_LT(0, pid);
-	EXPECT_TRUE(dmr_io_wait(&self->io[0], 5000))
+	EXPECT_TRUE(dmr_io_wait(&self->io[0], 10000))
 		TH_LOG("held read not released by remove --force");
 	EXPECT_EQ(4096, self->io[0].ret);
 	close(self->fd);
@@ -717,9 +717,9 @@ TEST_F_TIMEOUT(lowerr, lower_error_reaches_submitter, 120)
 	ASSERT_EQ(0, dmr_io_start(&h->io[0], h->fd, variant->kind, 4096, 4096));
 	EXPECT_FALSE(dmr_io_wait(&h->io[0], 300))
 		TH_LOG("a failed request must be held too");
-	ASSERT_EQ(1, dmr_wait_held(h->name, 1, 5000));
+	ASSERT_EQ(1, dmr_wait_held(h->name, 1, 10000));
 	ASSERT_EQ(0, dmr_checkpoint(h->ctl, 1, NULL));
-	ASSERT_TRUE(dmr_io_wait(&h->io[0], 5000));
+	ASSERT_TRUE(dmr_io_wait(&h->io[0], 10000));
 	EXPECT_EQ(-1, h->io[0].ret);
 	EXPECT_EQ(EIO, h->io[0].err);
 	ASSERT_EQ(0, dmr_status(h->name, &st));
@@ -768,7 +768,7 @@ TEST_F_TIMEOUT(hold, two_devices_one_session_share_ids, 180)
 	ASSERT_EQ(0, dmr_checkpoint(self->ctl, 1, &ck));
 	EXPECT_EQ(8, ck.delivered);
 	for (i = 0; i < 8; i++)
-		ASSERT_TRUE(dmr_io_wait(&self->io[i], 5000));
+		ASSERT_TRUE(dmr_io_wait(&self->io[i], 10000));
 	ASSERT_LE(0, dmr_journal_drain(&self->j));
 	ASSERT_LE(0, dmr_journal_drain(&self->j2));
 	check_journal(_metadata, &self->j, &s1);
@@ -824,8 +824,8 @@ TEST_F_TIMEOUT(hold, two_targets_one_table, 120)
 	EXPECT_FALSE(__atomic_load_n(&self->io[1].done, __ATOMIC_ACQUIRE));
 	ASSERT_EQ(0, dmr_checkpoint(self->ctl, 1, &ck));
 	EXPECT_EQ(2, ck.delivered);
-	ASSERT_TRUE(dmr_io_wait(&self->io[0], 5000));
-	ASSERT_TRUE(dmr_io_wait(&self->io[1], 5000));
+	ASSERT_TRUE(dmr_io_wait(&self->io[0], 10000));
+	ASSERT_TRUE(dmr_io_wait(&self->io[1], 10000));
 	ASSERT_LE(0, dmr_journal_drain(&self->j));
 	ASSERT_LE(0, dmr_journal_drain(&self->j2));
 	check_journal(_metadata, &self->j, &s1);

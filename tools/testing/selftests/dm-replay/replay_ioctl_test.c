@@ -1,0 +1,290 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Replay mode at the ioctl level: the checkpoint delivers exactly the
+ * expected completions in the given order, leaves unexpected ones held,
+ * times out on a missing one, reports shape and unattached-device
+ * divergences.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+
+#include "kselftest_harness.h"
+#include "dmr_fixture.h"
+
+#define BASE_ID 500000ULL
+
+FIXTURE(rp) {
+	struct dmr_dev d, d2;
+	int ctl, fd;
+	struct dmr_journal j;
+	struct dmr_io io[4];
+	bool made2;
+};
+
+FIXTURE_SETUP(rp)
+{
+	struct dm_replay_next_id nid = { .next_id = BASE_ID };
+
+	self->ctl = self->fd = -1;
+	self->j.fd = -1;
+	dmr_remove("dmrt_rp");
+	dmr_remove("dmrt_rp2");
+	ASSERT_EQ(0, dmr_create(&self->d, "dmrt_rp", dmr_ram(0), DMR_SECTORS,
+				"replay", NULL));
+	self->fd = open(self->d.path, O_RDWR | O_DIRECT | O_CLOEXEC);
+	ASSERT_LE(0, self->fd);
+	ASSERT_EQ(0, dmr_journal_open(&self->j, self->d.jpath));
+	self->ctl = dmr_ctl_open();
+	ASSERT_LE(0, self->ctl);
+	ASSERT_EQ(0, dmr_attach(self->ctl, &self->d));
+	ASSERT_EQ(0, ioctl(self->ctl, DM_REPLAY_IOC_SET_NEXT_ID, &nid));
+}
+
+FIXTURE_TEARDOWN(rp)
+{
+	int i;
+
+	if (self->ctl >= 0)
+		close(self->ctl);
+	dmr_teardown_dev("dmrt_rp");
+	for (i = 0; i < 4; i++) {
+		dmr_io_wait(&self->io[i], 10000);
+		dmr_io_free(&self->io[i]);
+	}
+	if (self->fd >= 0)
+		close(self->fd);
+	dmr_journal_close(&self->j);
+	dmr_remove("dmrt_rp");
+	if (self->made2)
+		dmr_remove("dmrt_rp2");
+}
+
+static void expect_read(struct dm_replay_expect *e, const struct dmr_dev *d,
+			uint64_t id, uint64_t sector)
+{
+	memset(e, 0, sizeof(*e));
+	e->dev.major = d->major;
+	e->dev.minor = d->minor;
+	e->rec.comp.type = DM_REPLAY_REC_COMPLETION;
+	e->rec.comp.op = DM_REPLAY_OP_READ;
+	e->rec.comp.id = htole64(id);
+	e->rec.comp.sector = htole64(sector);
+	e->rec.comp.nr_sectors = htole32(8);
+}
+
+static int replay_ckpt(int ctl, uint64_t n, struct dm_replay_expect *e,
+		       unsigned int nr, unsigned int timeout_ms,
+		       struct dm_replay_checkpoint *ck)
+{
+	memset(ck, 0, sizeof(*ck));
+	ck->checkpoint = n;
+	ck->timeout_ms = timeout_ms;
+	ck->records = (uintptr_t)e;
+	ck->nr_records = nr;
+	return ioctl(ctl, DM_REPLAY_IOC_CHECKPOINT, ck) ? -errno : 0;
+}
+
+/* Completion records of the replay's own journal, in order. */
+static size_t comp_ids(struct dmr_journal *j, uint64_t *ids, size_t max)
+{
+	size_t i, n = 0;
+
+	dmr_journal_drain(j);
+	for (i = 0; i < j->n && n < max; i++)
+		if (j->r[i].type == DM_REPLAY_REC_COMPLETION)
+			ids[n++] = le64toh(j->r[i].comp.id);
+	return n;
+}
+
+TEST_F_TIMEOUT(rp, delivers_expected_in_given_order, 120)
+{
+	struct dm_replay_expect e[2];
+	struct dm_replay_checkpoint ck;
+	uint64_t ids[4];
+
+	/* Two reads: ids BASE (sector 8) then BASE+1 (sector 16). */
+	ASSERT_EQ(0, dmr_io_start(&self->io[0], self->fd, DMR_IO_READ, 4096, 4096));
+	ASSERT_EQ(1, dmr_wait_held("dmrt_rp", 1, 10000));
+	ASSERT_EQ(0, dmr_io_start(&self->io[1], self->fd, DMR_IO_READ, 8192, 4096));
+	ASSERT_EQ(2, dmr_wait_held("dmrt_rp", 2, 10000));
+	EXPECT_FALSE(dmr_io_wait(&self->io[0], 300))
+		TH_LOG("replay mode delivered without a checkpoint");
+	/* Recorded order: the second first. */
+	expect_read(&e[0], &self->d, BASE_ID + 1, 16);
+	expect_read(&e[1], &self->d, BASE_ID, 8);
+	ASSERT_EQ(0, replay_ckpt(self->ctl, 1, e, 2, 5000, &ck));
+	EXPECT_EQ(2, ck.delivered);
+	EXPECT_EQ(0, ck.divergences);
+	EXPECT_EQ(0, ck.missing);
+	EXPECT_EQ(0, ck.reordered);
+	EXPECT_TRUE(dmr_io_wait(&self->io[0], 10000));
+	EXPECT_TRUE(dmr_io_wait(&self->io[1], 10000));
+	ASSERT_EQ(2, comp_ids(&self->j, ids, 4));
+	EXPECT_EQ(BASE_ID + 1, ids[0]);
+	EXPECT_EQ(BASE_ID, ids[1]);
+}
+
+TEST_F_TIMEOUT(rp, unexpected_stays_held, 120)
+{
+	struct dm_replay_expect e[1];
+	struct dm_replay_checkpoint ck;
+	struct dmr_status st;
+
+	ASSERT_EQ(0, dmr_io_start(&self->io[0], self->fd, DMR_IO_READ, 4096, 4096));
+	ASSERT_EQ(1, dmr_wait_held("dmrt_rp", 1, 10000));
+	ASSERT_EQ(0, dmr_io_start(&self->io[1], self->fd, DMR_IO_READ, 8192, 4096));
+	ASSERT_EQ(2, dmr_wait_held("dmrt_rp", 2, 10000));
+	expect_read(&e[0], &self->d, BASE_ID, 8);
+	ASSERT_EQ(0, replay_ckpt(self->ctl, 1, e, 1, 5000, &ck));
+	EXPECT_EQ(1, ck.delivered);
+	EXPECT_EQ(1, ck.held);
+	EXPECT_TRUE(dmr_io_wait(&self->io[0], 10000));
+	EXPECT_FALSE(dmr_io_wait(&self->io[1], 300))
+		TH_LOG("a completion the checkpoint did not expect was delivered");
+	ASSERT_EQ(0, dmr_status("dmrt_rp", &st));
+	EXPECT_EQ(1, st.held);
+	EXPECT_STREQ("replay", st.mode);
+	expect_read(&e[0], &self->d, BASE_ID + 1, 16);
+	ASSERT_EQ(0, replay_ckpt(self->ctl, 2, e, 1, 5000, &ck));
+	EXPECT_EQ(1, ck.delivered);
+	EXPECT_TRUE(dmr_io_wait(&self->io[1], 10000));
+}
+
+struct late {
+	int fd;
+	volatile int done;
+	ssize_t ret;
+};
+
+static void *late_read(void *arg)
+{
+	struct late *l = arg;
+	void *buf;
+
+	dmr_msleep(500);
+	if (posix_memalign(&buf, 4096, 4096))
+		return NULL;
+	l->ret = pread(l->fd, buf, 4096, 4096);
+	free(buf);
+	__atomic_store_n(&l->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+TEST_F_TIMEOUT(rp, waits_for_late_request, 120)
+{
+	struct dm_replay_expect e[1];
+	struct dm_replay_checkpoint ck;
+	struct late l = { .fd = self->fd };
+	pthread_t th;
+	uint64_t t0;
+
+	/* The checkpoint comes first; the request 500 ms later. */
+	expect_read(&e[0], &self->d, BASE_ID, 8);
+	t0 = dmr_now_ms();
+	ASSERT_EQ(0, pthread_create(&th, NULL, late_read, &l));
+	ASSERT_EQ(0, replay_ckpt(self->ctl, 1, e, 1, 10000, &ck));
+	EXPECT_EQ(1, ck.delivered);
+	EXPECT_LE(400, dmr_now_ms() - t0);
+	pthread_join(th, NULL);
+	EXPECT_EQ(4096, l.ret);
+}
+
+TEST_F_TIMEOUT(rp, missing_times_out_and_delivers_nothing, 120)
+{
+	struct dm_replay_expect e[2];
+	struct dm_replay_checkpoint ck;
+	struct dmr_status st;
+	uint64_t t0;
+
+	ASSERT_EQ(0, dmr_io_start(&self->io[0], self->fd, DMR_IO_READ, 4096, 4096));
+	ASSERT_EQ(1, dmr_wait_held("dmrt_rp", 1, 10000));
+	expect_read(&e[0], &self->d, BASE_ID, 8);
+	expect_read(&e[1], &self->d, BASE_ID + 1, 16);	/* never comes */
+	t0 = dmr_now_ms();
+	EXPECT_EQ(-ETIMEDOUT, replay_ckpt(self->ctl, 1, e, 2, 700, &ck));
+	EXPECT_LE(600, dmr_now_ms() - t0);
+	EXPECT_EQ(0, ck.delivered);
+	EXPECT_EQ(1, ck.missing);
+	EXPECT_EQ(DM_REPLAY_DIV_MISSING, ck.first.kind);
+	EXPECT_EQ(1, ck.first.index);
+	EXPECT_EQ(BASE_ID + 1, le64toh(ck.first.expected.comp.id));
+	EXPECT_FALSE(dmr_io_wait(&self->io[0], 300))
+		TH_LOG("a timed-out checkpoint delivered something");
+	ASSERT_EQ(0, dmr_status("dmrt_rp", &st));
+	EXPECT_EQ(1, st.div_missing);
+	EXPECT_EQ(1, st.held);
+	/* The target keeps working: the next checkpoint delivers it. */
+	ASSERT_EQ(0, replay_ckpt(self->ctl, 2, e, 1, 5000, &ck));
+	EXPECT_EQ(1, ck.delivered);
+	EXPECT_TRUE(dmr_io_wait(&self->io[0], 10000));
+}
+
+TEST_F_TIMEOUT(rp, shape_divergence_delivers_in_place, 120)
+{
+	struct dm_replay_expect e[1];
+	struct dm_replay_checkpoint ck;
+	struct dmr_status st;
+
+	ASSERT_EQ(0, dmr_io_start(&self->io[0], self->fd, DMR_IO_READ, 4096, 4096));
+	ASSERT_EQ(1, dmr_wait_held("dmrt_rp", 1, 10000));
+	expect_read(&e[0], &self->d, BASE_ID, 24);	/* journal: other sector */
+	ASSERT_EQ(0, replay_ckpt(self->ctl, 1, e, 1, 2000, &ck));
+	EXPECT_EQ(1, ck.delivered);
+	EXPECT_EQ(1, ck.divergences);
+	EXPECT_EQ(DM_REPLAY_DIV_SHAPE, ck.first.kind);
+	EXPECT_EQ(8, ck.first.actual_sector);
+	EXPECT_EQ(BASE_ID, ck.first.actual_id);
+	EXPECT_EQ(24, le64toh(ck.first.expected.comp.sector));
+	EXPECT_TRUE(dmr_io_wait(&self->io[0], 10000));
+	ASSERT_EQ(0, dmr_status("dmrt_rp", &st));
+	EXPECT_EQ(1, st.div_shape);
+}
+
+TEST_F_TIMEOUT(rp, reordered_by_shape, 120)
+{
+	struct dm_replay_expect e[1];
+	struct dm_replay_checkpoint ck;
+	struct dmr_status st;
+
+	/* Same shape, other id (the guest's ids drifted by 7). */
+	ASSERT_EQ(0, dmr_io_start(&self->io[0], self->fd, DMR_IO_READ, 4096, 4096));
+	ASSERT_EQ(1, dmr_wait_held("dmrt_rp", 1, 10000));
+	expect_read(&e[0], &self->d, BASE_ID + 7, 8);
+	ASSERT_EQ(0, replay_ckpt(self->ctl, 1, e, 1, 2000, &ck));
+	EXPECT_EQ(1, ck.delivered);
+	EXPECT_EQ(1, ck.reordered);
+	EXPECT_EQ(0, ck.divergences);
+	EXPECT_TRUE(dmr_io_wait(&self->io[0], 10000));
+	ASSERT_EQ(0, dmr_status("dmrt_rp", &st));
+	EXPECT_EQ(1, st.reordered);
+}
+
+TEST_F_TIMEOUT(rp, expect_unattached_device_nodev, 120)
+{
+	struct dm_replay_expect e[1];
+	struct dm_replay_checkpoint ck;
+	int r;
+
+	ASSERT_EQ(0, dmr_create(&self->d2, "dmrt_rp2", dmr_ram(1), DMR_SECTORS,
+				"replay", NULL));
+	self->made2 = true;
+	expect_read(&e[0], &self->d2, BASE_ID, 8);
+	r = replay_ckpt(self->ctl, 1, e, 1, 500, &ck);
+	EXPECT_NE(0, r == 0 ? ck.divergences : 1);
+	EXPECT_EQ(DM_REPLAY_DIV_NODEV, ck.first.kind)
+		TH_LOG("checkpoint returned %d (%s)", r, strerror(-r));
+	EXPECT_EQ(0, ck.delivered);
+}
+
+TEST_F(rp, bad_records_pointer_efault)
+{
+	struct dm_replay_checkpoint ck;
+
+	EXPECT_EQ(-EFAULT, replay_ckpt(self->ctl, 1, (void *)16, 1, 100, &ck));
+}
+
+DMR_HARNESS_MAIN
