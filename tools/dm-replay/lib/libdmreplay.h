@@ -107,9 +107,10 @@ int dmr_journal_open_mem(struct dmr_journal **jp, const void *buf, size_t len,
  * The live relay channel of a dm device (see dmr_dev_resolve()):
  * <debugfs>/dm-replay/<dm-N>/journal.  debugfs NULL: find its mount.
  * Reading consumes the channel.  It may start in the middle of the
- * stream (an earlier reader consumed the start); dmr_journal_next() then
- * skips the rest of the checkpoint it joined and counts it in *skipped
- * of dmr_journal_live_skipped().
+ * stream (an earlier reader consumed the start): then the first record
+ * need not be a header, and dmr_journal_next() skips the completion
+ * records of a checkpoint whose checkpoint record was consumed before,
+ * counting them in dmr_journal_live_skipped().
  */
 int dmr_journal_open_relay(struct dmr_journal **jp, const char *spec,
 			   const char *debugfs);
