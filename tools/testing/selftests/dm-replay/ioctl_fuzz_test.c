@@ -355,6 +355,26 @@ FIXTURE_SETUP(fz)
 	snprintf(cmd, sizeof(cmd), "exec %s/tools/dm-replay/dmreplay checkpoint dmrz_load 2>%s/ckpt.out",
 		 top, self->dir);
 	self->ckpt = spawn(cmd);
+	/*
+	 * The fuzzers must not attach the fio device before the driver:
+	 * wait until a read on it is delivered (by the driver's checkpoint).
+	 */
+	{
+		struct dmr_io io = { 0 };
+		int fd = open(self->f.load.path, O_RDONLY | O_DIRECT | O_CLOEXEC);
+		bool done;
+
+		ASSERT_LE(0, fd);
+		ASSERT_EQ(0, dmr_io_start(&io, fd, DMR_IO_READ, 0, 4096));
+		done = dmr_io_wait(&io, 30000);
+		if (!done) {
+			dmr_teardown_dev("dmrz_load");
+			dmr_io_wait(&io, 30000);
+		}
+		dmr_io_free(&io);
+		close(fd);
+		ASSERT_TRUE(done) TH_LOG("the checkpoint driver did not start");
+	}
 }
 
 FIXTURE_TEARDOWN(fz)

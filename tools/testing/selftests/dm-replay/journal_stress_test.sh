@@ -22,7 +22,7 @@ fi
 NAME=dmrs_jnl
 LEN=16384
 TINY="4 subbuf_size 4096 n_subbufs 2"
-IOS=$(stress_n 3M 24M)
+RUNTIME=$(stress_n 20 90)
 S=$(scratch jstress)
 ck_pid='' cap_pid='' fio_pid=''
 cleanup() {
@@ -39,7 +39,7 @@ mark=$(dmesg_mark)
 start_fio() { # case
 	fio --name=j --filename="/dev/mapper/$NAME" --direct=1 --ioengine=libaio \
 		--iodepth=32 --rw=randrw --bs=4k --size=$((LEN * 512)) \
-		--io_size="$IOS" --randseed=3 --verify=crc32c --verify_backlog=32 \
+		--time_based --runtime="$RUNTIME" --randseed=3 --verify=crc32c --verify_backlog=32 \
 		--output="$S/$1.fio" >/dev/null 2>&1 &
 	fio_pid=$!
 }
@@ -121,6 +121,7 @@ if create; then
 		wait_field "$NAME" journal_full "$k" 10
 		"$DMREPLAY" capture "$NAME" -o "$S/$c.jnl.$k" 2>>"$S/$c.jnl.capture" &
 		cap_pid=$!
+		wait_file "$S/$c.jnl.$k"
 		files+=("$S/$c.jnl.$k")
 	done
 	wait_fio "$c"

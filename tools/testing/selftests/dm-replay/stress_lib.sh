@@ -38,6 +38,12 @@ wait_field() {
 	done
 }
 
+# wait_file FILE: until it exists (a consumer started), up to 10 s
+wait_file() {
+	local end=$((SECONDS + 10))
+	while [[ ! -e $1 ]] && ((SECONDS < end)); do sleep 0.05; done
+}
+
 # Start the checkpoint driver and the journal consumer of NAME in the
 # background: sets ck_pid and cap_pid; journal in FILE, driver's summary
 # in FILE.ckpt.
@@ -45,6 +51,7 @@ start_driver() { # name file
 	jfile=$2
 	"$DMREPLAY" capture "$1" -o "$2" 2>"$2.capture" &
 	cap_pid=$!
+	wait_file "$2"
 	"$DMREPLAY" checkpoint "$1" 2>"$2.ckpt" &
 	ck_pid=$!
 }
