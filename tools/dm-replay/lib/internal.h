@@ -18,4 +18,7 @@ int dmr_err(char *buf, int err, const char *fmt, ...)
 /* Find the debugfs mount point (default /sys/kernel/debug). */
 const char *dmr_debugfs(void);
 
+/* Tests only: read a memory journal as a live stream (relay semantics). */
+void dmr_journal_set_live(struct dmr_journal *j);
+
 #endif

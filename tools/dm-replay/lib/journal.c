@@ -144,6 +144,11 @@ DMR_EXPORT int dmr_journal_open_relay(struct dmr_journal **jp, const char *spec,
 	return ret;
 }
 
+void dmr_journal_set_live(struct dmr_journal *j)
+{
+	j->live = true;
+}
+
 DMR_EXPORT void dmr_journal_close(struct dmr_journal *j)
 {
 	if (j && j->own_fd)
