@@ -219,7 +219,7 @@ static int cmd_jscan(int argc, char **argv)
 	struct dmr_journal all = { 0 }, j;
 	size_t i, left = 0, nids = 0, kind[4] = { 0 }, headers = 0, ckpts = 0;
 	size_t comps = 0, errors = 0, eio = 0, gaps = 0, kcomp[4] = { 0 };
-	size_t tail = 0, nek = 0;
+	size_t tail = 0, nek = 0, file_headers = 0;
 	struct { int op, status; size_t n; } ek[16];
 	int cur_kind = 0;
 	uint64_t gap_records = 0, first = 0, last = 0, *ids;
@@ -233,6 +233,17 @@ static int cmd_jscan(int argc, char **argv)
 		if (dmr_journal_load(&j, argv[a]))
 			return 1;
 		for (i = 0; i < j.n; i++) {
+			/*
+			 * dmreplay capture starts every file with a copy of
+			 * the header; in a later file of the same stream it
+			 * repeats a sequence number already seen: skip it.
+			 */
+			if (a > 1 && i == 0 && all.n &&
+			    j.r[0].type == DM_REPLAY_REC_HEADER &&
+			    le64toh(j.r[0].hdr.seq) <= le64toh(all.r[all.n - 1].hdr.seq)) {
+				file_headers++;
+				continue;
+			}
 			if (all.n == all.cap) {
 				all.cap = all.cap ? 2 * all.cap : 4096;
 				all.r = realloc(all.r, all.cap * sizeof(*all.r));
@@ -338,14 +349,14 @@ static int cmd_jscan(int argc, char **argv)
 	       "unheld=%zu id_base=%zu completions=%zu errors=%zu eio=%zu "
 	       "gaps=%zu gap_records=%llu first_seq=%llu last_seq=%llu "
 	       "user_completions=%zu suspend_completions=%zu "
-	       "unheld_completions=%zu tail_completions=%zu\n",
+	       "unheld_completions=%zu tail_completions=%zu file_headers=%zu\n",
 	       all.n, headers, ckpts, kind[DM_REPLAY_CKPT_USER],
 	       kind[DM_REPLAY_CKPT_SUSPEND], kind[DM_REPLAY_CKPT_UNHELD],
 	       kind[DM_REPLAY_CKPT_ID_BASE], comps, errors, eio, gaps,
 	       (unsigned long long)gap_records, (unsigned long long)first,
 	       (unsigned long long)last, kcomp[DM_REPLAY_CKPT_USER],
 	       kcomp[DM_REPLAY_CKPT_SUSPEND], kcomp[DM_REPLAY_CKPT_UNHELD],
-	       tail);
+	       tail, file_headers);
 	for (i = 0; i < nek; i++)
 		printf("%serror_%s_%d=%zu", i ? " " : "# ", dmr_op_name(ek[i].op),
 		       ek[i].status, ek[i].n);
