@@ -1385,6 +1385,9 @@ static void replay_status(struct dm_target *ti, status_type_t type,
 		       rc->div[DM_REPLAY_DIV_STATUS],
 		       rc->div[DM_REPLAY_DIV_DATA]);
 		spin_unlock_irqrestore(&rc->lock, flags);
+		/* Racy against a checkpoint in progress; good enough to show. */
+		DMEMIT(" %llu", max(READ_ONCE(rc->last_ckpt),
+				    dmr_journal_last_ckpt(rc->journal)));
 		break;
 
 	case STATUSTYPE_TABLE:

@@ -58,12 +58,12 @@ void fmt_comp(char *buf, size_t len, const struct dm_replay_rec_completion *c);
 int run_cmd(char *const argv[], char **out);
 
 /* Parsed "dmsetup status" of one dm-replay target. */
-#define NR_STATUS 15
+#define NR_STATUS 16
 extern const char *const status_names[NR_STATUS];
 struct tstatus {
 	uint64_t start, length;
 	char mode[16];
-	uint64_t v[NR_STATUS];	/* ids_issued ... div_data */
+	uint64_t v[NR_STATUS];	/* ids_issued ... last_checkpoint */
 	char table[512];	/* "dmsetup table" params, if asked */
 };
 /*
