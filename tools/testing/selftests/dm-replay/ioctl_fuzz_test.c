@@ -233,11 +233,52 @@ static void *fuzz_thread(void *arg)
 
 	for (i = 0; i < NSESS; i++)
 		sess[i] = open(DMR_CTL_PATH, O_RDWR | O_CLOEXEC);
+	/*
+	 * Thread 0 keeps the replay device in its first session and now and
+	 * then waits there (10 s default timeout) for a plausible list: the
+	 * main thread interrupts that wait with a signal.
+	 */
+	if (t == 0) {
+		struct dm_replay_dev d = { f->b.major, f->b.minor };
+
+		ioctl(sess[0], DM_REPLAY_IOC_ATTACH, &d);
+	}
 	while (!atomic_load(&f->stop) && mine) {
 		int k = rand_r(&s) % NSESS;
 		unsigned int r = rand_r(&s) % 100;
 
-		if (r < 1) {
+		if (t == 0 && r < 5) {
+			struct dm_replay_checkpoint ck = { 0 };
+			struct dm_replay_expect *e = &f->exp[NEXP - 4];
+			struct dm_replay_dev d = { f->b.major, f->b.minor };
+
+			for (i = 0; i < 4; i++) {
+				fill_expect(f, &e[i], &s);
+				e[i].dev = d;
+				e[i].rec.comp.type = DM_REPLAY_REC_COMPLETION;
+				e[i].rec.comp.op = DM_REPLAY_OP_READ;
+				e[i].rec.comp.nr_sectors = htole32(8);
+				e[i].rec.comp.flags = 0;
+			}
+			ioctl(sess[0], DM_REPLAY_IOC_ATTACH, &d);
+			ck.checkpoint = atomic_fetch_add(&f->ckpt_next, 1);
+			ck.records = (uintptr_t)e;
+			ck.nr_records = 1 + rand_r(&s) % 4;
+			atomic_store(&f->started[t], dmr_now_ms());
+			i = ioctl(sess[0], DM_REPLAY_IOC_CHECKPOINT, &ck) ? errno : 0;
+			atomic_store(&f->started[t], 0);
+			atomic_fetch_add(&f->calls, 1);
+			atomic_fetch_add(&f->by_errno[i <= MAXERR ? i : MAXERR], 1);
+			if (i == EINTR)
+				atomic_fetch_add(&f->interrupted, 1);
+			if (!allowed(i)) {
+				atomic_fetch_add(&f->bad_errno, 1);
+				fprintf(stderr, "# unexpected errno %d (%s) from a waiting replay checkpoint\n",
+					i, strerror(i));
+			}
+			continue;
+		}
+		if (r < 1 && !(t == 0 && k == 0)) {
 			close(sess[k]);
 			sess[k] = open(DMR_CTL_PATH, O_RDWR | O_CLOEXEC);
 			atomic_fetch_add(&f->reopen, 1);
