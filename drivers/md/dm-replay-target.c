@@ -396,9 +396,20 @@ static int replay_map(struct dm_target *ti, struct bio *bio)
 	bool wait = false;
 	int r;
 
-	r = bio_init_clone(rc->dev->bdev, &io->clone, bio, GFP_NOIO);
-	if (unlikely(r))
-		return DM_MAPIO_KILL;
+	/*
+	 * The clone allocates only for an integrity payload.  REQ_NOWAIT
+	 * must not sleep: io_uring then submits inline, in order, and ids
+	 * stay reproducible; a refused one is retried from io-wq.
+	 */
+	r = bio_init_clone(rc->dev->bdev, &io->clone, bio,
+			   bio->bi_opf & REQ_NOWAIT ? GFP_NOWAIT : GFP_NOIO);
+	if (unlikely(r)) {
+		if (!(bio->bi_opf & REQ_NOWAIT))
+			return DM_MAPIO_KILL;
+		bio->bi_status = BLK_STS_AGAIN;
+		bio_endio(bio);
+		return DM_MAPIO_SUBMITTED;
+	}
 	/*
 	 * A polled clone would sit on a poll queue that nobody polls: dm
 	 * polls its own bio, which only finishes at a checkpoint.
@@ -1483,6 +1494,7 @@ static int replay_iterate_devices(struct dm_target *ti,
 static struct target_type replay_target = {
 	.name = "replay",
 	.version = {1, 0, 0},
+	.features = DM_TARGET_NOWAIT,
 	.module = THIS_MODULE,
 	.ctr = replay_ctr,
 	.dtr = replay_dtr,

@@ -102,7 +102,7 @@ struct dm_replay_rec_header {
 /*
  * Opens a checkpoint: exactly nr_completions completion records follow,
  * in delivery order (ascending id in record mode).  Checkpoints that
- * deliver nothing are not journaled.
+ * deliver nothing are not journaled; an ID_BASE record has no completions.
  */
 struct dm_replay_rec_checkpoint {
 	__u8	type;		/* DM_REPLAY_REC_CHECKPOINT */
