@@ -103,7 +103,13 @@ check_journal() {
 		return 1
 	fi
 	tap_ok "$c.journal_valid"
-	if [[ $(kv tail_completions "$jsum") == "$delivered" ]]; then
+	# A reload writes the new table's header at load time: until the
+	# resume the old table still delivers, after that header.  With
+	# reloads ($JCHECK_RELOADED) the current table's count is a lower
+	# bound; the driver's count below is exact.
+	if [[ -n ${JCHECK_RELOADED:-} ]] && (($(kv tail_completions "$jsum") >= delivered)); then
+		tap_ok "$c.delivered_eq_journaled"
+	elif [[ $(kv tail_completions "$jsum") == "$delivered" ]]; then
 		tap_ok "$c.delivered_eq_journaled"
 	else
 		tap_fail "$c.delivered_eq_journaled" "status delivered=$delivered, journal completions of this table=$(kv tail_completions "$jsum")"
