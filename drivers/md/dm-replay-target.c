@@ -18,6 +18,7 @@
  * throttling accounting twice on the same bio.
  */
 #include <linux/crc32.h>
+#include <linux/kstrtox.h>
 #include <linux/list_sort.h>
 #include <linux/module.h>
 #include <linux/slab.h>
@@ -366,7 +367,14 @@ static void dmr_clone_endio(struct bio *clone)
 	if (io->status)
 		rc->lower_errors++;
 	kick = !list_empty(&rc->waiting) && dmr_release_waiting(rc);
-	hold = rc->may_hold;
+	/*
+	 * A REQ_NOWAIT request the lower device refused never ran: it goes
+	 * back at once, in the submitter's context, where io_uring retries
+	 * it from a worker.  Held, the refusal would reach io_uring from the
+	 * checkpointing task, which cannot retry it.
+	 */
+	hold = rc->may_hold && !(io->status == BLK_STS_AGAIN &&
+				 io->bio->bi_opf & REQ_NOWAIT);
 	if (hold) {
 		io->state = DMR_IO_DONE;
 		list_add_tail(&io->list, &rc->done);
@@ -1214,7 +1222,6 @@ static int replay_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	unsigned long long offset;
 	struct replay_c *rc;
 	const char *path, *mode;
-	char dummy;
 	int r;
 
 	if (argc < 3) {
@@ -1242,7 +1249,7 @@ static int replay_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	ti->private = rc;
 
 	path = dm_shift_arg(&as);
-	if (sscanf(dm_shift_arg(&as), "%llu%c", &offset, &dummy) != 1 ||
+	if (kstrtoull(dm_shift_arg(&as), 10, &offset) ||
 	    offset != (sector_t)offset) {
 		ti->error = "Invalid device offset";
 		r = -EINVAL;
@@ -1438,7 +1445,6 @@ static int replay_message(struct dm_target *ti, unsigned int argc,
 	unsigned long long nr;
 	unsigned int sz = 0;
 	u32 delivered;
-	char dummy;
 	int r;
 
 	if (argc < 1 || strcasecmp(argv[0], "checkpoint")) {
@@ -1460,7 +1466,7 @@ static int replay_message(struct dm_target *ti, unsigned int argc,
 	mutex_lock(&rc->ckpt_mutex);
 	nr = rc->last_ckpt + 1;
 	mutex_unlock(&rc->ckpt_mutex);
-	if (argc == 2 && sscanf(argv[1], "%llu%c", &nr, &dummy) != 1) {
+	if (argc == 2 && kstrtoull(argv[1], 10, &nr)) {
 		DMERR("%s: invalid checkpoint number '%s'", rc->journal->name,
 		      argv[1]);
 		return -EINVAL;
