@@ -1101,6 +1101,10 @@ static int dmr_parse_features(struct dm_arg_set *as, struct replay_c *rc,
 		{4096, 4194304, "Invalid subbuf_size (4096 to 4194304)"},
 		{2, 1024, "Invalid n_subbufs (2 to 1024)"},
 	};
+	static char * const need_value[] = {
+		[ARG_SUBBUF_SIZE] = "Feature subbuf_size needs a value",
+		[ARG_N_SUBBUFS] = "Feature n_subbufs needs a value",
+	};
 	unsigned long seen = 0;
 	unsigned int argc;
 	int r, f;
@@ -1126,30 +1130,17 @@ static int dmr_parse_features(struct dm_arg_set *as, struct replay_c *rc,
 		}
 		switch (f) {
 		case ARG_SUBBUF_SIZE:
-			if (!argc) {
-				ti->error = "Feature subbuf_size needs a value";
-				return -EINVAL;
-			}
-			r = dm_read_arg(&_args[1], as, &rc->subbuf_size,
-					&ti->error);
-			if (r)
-				return r;
-			argc--;
-			if (rc->subbuf_size % DM_REPLAY_RECORD_SIZE) {
-				ti->error = "Invalid subbuf_size (not a multiple of 64)";
-				return -EINVAL;
-			}
-			break;
 		case ARG_N_SUBBUFS:
 			if (!argc) {
-				ti->error = "Feature n_subbufs needs a value";
+				ti->error = need_value[f];
 				return -EINVAL;
 			}
-			r = dm_read_arg(&_args[2], as, &rc->n_subbufs,
-					&ti->error);
+			argc--;
+			r = dm_read_arg(&_args[1 + f], as,
+					f == ARG_SUBBUF_SIZE ? &rc->subbuf_size :
+					&rc->n_subbufs, &ti->error);
 			if (r)
 				return r;
-			argc--;
 			break;
 		case ARG_VERIFY:
 			rc->features |= DM_REPLAY_FEAT_VERIFY_DATA;
@@ -1158,6 +1149,10 @@ static int dmr_parse_features(struct dm_arg_set *as, struct replay_c *rc,
 			rc->features |= DM_REPLAY_FEAT_SERIALIZE_OVERLAPS;
 			break;
 		}
+	}
+	if (rc->subbuf_size % DM_REPLAY_RECORD_SIZE) {
+		ti->error = "Invalid subbuf_size (not a multiple of 64)";
+		return -EINVAL;
 	}
 	return 0;
 }
