@@ -15,6 +15,7 @@
 #include <linux/poll.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
+#include <linux/wait_bit.h>
 
 #include "dm-replay.h"
 
@@ -136,7 +137,7 @@ static void dmr_release_refs(struct replay_c **rcs, unsigned int n)
 
 	for (i = 0; i < n; i++)
 		if (atomic_dec_and_test(&rcs[i]->busy))
-			wake_up_all(&dmr_wq);
+			wake_up_var(&rcs[i]->busy);
 }
 
 static int dmr_ioc_checkpoint(struct dmr_session *s, void __user *argp)

@@ -23,6 +23,7 @@
 #include <linux/module.h>
 #include <linux/slab.h>
 #include <linux/vmalloc.h>
+#include <linux/wait_bit.h>
 
 #include "dm-replay.h"
 
@@ -1193,7 +1194,7 @@ static void replay_dtr(struct dm_target *ti)
 	dmr_session_drop(rc);
 	mutex_unlock(&dmr_mutex);
 	/* A checkpoint that found it before it left the registry. */
-	wait_event(dmr_wq, !atomic_read(&rc->busy));
+	wait_var_event(&rc->busy, !atomic_read(&rc->busy));
 
 	flush_work(&rc->submit_work);
 	if (rc->journal) {
