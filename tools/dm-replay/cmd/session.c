@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -107,8 +108,19 @@ int cmd_checkpoint(int argc, char **argv)
 	}
 	for (n = o.first; !stop_signal && (!o.count || done < o.count); n++) {
 		/* Pace, back off after -EAGAIN or idle rounds, wait for work. */
-		if (o.every_us && now_ns() < next_at)
-			wait_fd(-1, (int)((next_at - now_ns()) / 1000000 + 1));
+		if (o.every_us) {
+			/* One clock read: a deadline passing in between wrapped the wait. */
+			uint64_t now = now_ns();
+
+			if (now < next_at) {
+				struct timespec ts = {
+					.tv_sec = (time_t)((next_at - now) / 1000000000),
+					.tv_nsec = (long)((next_at - now) % 1000000000),
+				};
+
+				nanosleep(&ts, NULL);	/* EINTR: the loop checks the signal */
+			}
+		}
 		if (backoff || idle > 1)
 			wait_fd(-1, backoff ? backoff : 10);
 		while (!stop_signal && !wait_fd(dmr_session_fd(s), 100))
