@@ -109,26 +109,29 @@ static int dmr_detach(struct dmr_session *s, dev_t devt)
 }
 
 /*
- * Collect the live targets attached to @s, in one mode, and take a
- * reference on each.  Returns how many.
+ * Collect the live targets attached to @s and take a reference on each:
+ * the record-mode ones in @rcs[0..*nrec), the replay-mode ones in
+ * @rcs[DMR_MAX_ATTACH..DMR_MAX_ATTACH + *nrep).
  */
-static unsigned int dmr_collect(struct dmr_session *s, u32 mode,
-				struct replay_c **rcs)
+static void dmr_collect(struct dmr_session *s, struct replay_c **rcs,
+			unsigned int *nrec, unsigned int *nrep)
 {
 	struct replay_c *rc;
-	unsigned int n = 0;
+	unsigned int *n;
 
+	*nrec = 0;
+	*nrep = 0;
 	mutex_lock(&dmr_mutex);
 	list_for_each_entry(rc, &dmr_targets, reg) {
-		if (rc->session != s || !rc->live || rc->mode != mode)
+		if (rc->session != s || !rc->live)
 			continue;
-		if (WARN_ON_ONCE(n >= DMR_MAX_ATTACH))
-			break;
+		n = rc->mode == DM_REPLAY_MODE_RECORD ? nrec : nrep;
+		if (WARN_ON_ONCE(*n >= DMR_MAX_ATTACH))
+			continue;
 		atomic_inc(&rc->busy);
-		rcs[n++] = rc;
+		rcs[(n == nrep ? DMR_MAX_ATTACH : 0) + (*n)++] = rc;
 	}
 	mutex_unlock(&dmr_mutex);
-	return n;
 }
 
 static void dmr_release_refs(struct replay_c **rcs, unsigned int n)
@@ -142,6 +145,7 @@ static void dmr_release_refs(struct replay_c **rcs, unsigned int n)
 
 static int dmr_ioc_checkpoint(struct dmr_session *s, void __user *argp)
 {
+	struct dm_replay_checkpoint __user *uck = argp;
 	struct dm_replay_checkpoint a;
 	struct dm_replay_expect *exp = NULL;
 	struct replay_c *rcs[2 * DMR_MAX_ATTACH];
@@ -151,7 +155,11 @@ static int dmr_ioc_checkpoint(struct dmr_session *s, void __user *argp)
 	u32 delivered = 0;
 	int r;
 
-	if (copy_from_user(&a, argp, sizeof(a)))
+	/*
+	 * Copy only what is read and what is written: most checkpoints are
+	 * empty, and their cost is mostly these copies.
+	 */
+	if (copy_from_user(&a, argp, offsetof(typeof(a), held)))
 		return -EFAULT;
 	if (a.flags & ~DM_REPLAY_CKPT_F_NOWAIT || a.reserved)
 		return -EINVAL;
@@ -166,29 +174,32 @@ static int dmr_ioc_checkpoint(struct dmr_session *s, void __user *argp)
 			return PTR_ERR(exp);
 	}
 
-	nrec = dmr_collect(s, DM_REPLAY_MODE_RECORD, rcs);
-	nrep = dmr_collect(s, DM_REPLAY_MODE_REPLAY, rcs + DMR_MAX_ATTACH);
+	dmr_collect(s, rcs, &nrec, &nrep);
 
 	r = -ENOLINK;
 	if (!nrec && !nrep)
 		goto out;
 
-	timeout = msecs_to_jiffies(a.timeout_ms ?: DMR_DEFAULT_TIMEOUT_MS);
+	/* Most checkpoints find nothing held: dmr_checkpoint_empty(). */
 	r = 0;
-	if (nrep || a.nr_records) {
-		r = dmr_checkpoint_replay(rcs + DMR_MAX_ATTACH, nrep, &s->lock,
-					  a.checkpoint, exp, a.nr_records,
-					  timeout,
-					  a.flags & DM_REPLAY_CKPT_F_NOWAIT,
-					  &res);
-	}
-	if (!r && nrec) {
-		u64 held = res.held;
+	if (nrep || a.nr_records ||
+	    !dmr_checkpoint_empty(rcs, nrec, a.checkpoint)) {
+		timeout = msecs_to_jiffies(a.timeout_ms ?:
+					   DMR_DEFAULT_TIMEOUT_MS);
+		if (nrep || a.nr_records)
+			r = dmr_checkpoint_replay(rcs + DMR_MAX_ATTACH, nrep,
+						  &s->lock, a.checkpoint, exp,
+						  a.nr_records, timeout,
+						  a.flags & DM_REPLAY_CKPT_F_NOWAIT,
+						  &res);
+		if (!r && nrec) {
+			u64 held = res.held;
 
-		r = dmr_checkpoint_record(rcs, nrec, &s->lock, a.checkpoint,
-					  &delivered);
-		res.delivered += delivered;
-		res.held = held;
+			r = dmr_checkpoint_record(rcs, nrec, &s->lock,
+						  a.checkpoint, &delivered);
+			res.delivered += delivered;
+			res.held = held;
+		}
 	}
 	/* A checkpoint that delivered nothing can be tried again. */
 	if (!r)
@@ -205,8 +216,10 @@ static int dmr_ioc_checkpoint(struct dmr_session *s, void __user *argp)
 	a.reordered = res.reordered;
 	a.divergences = res.divergences;
 	a.missing = res.missing;
-	a.first = res.first;
-	if (copy_to_user(argp, &a, sizeof(a)))
+	if (copy_to_user(&uck->held, &a.held,
+			 offsetof(typeof(a), first) - offsetof(typeof(a), held)) ||
+	    (res.divergences &&
+	     copy_to_user(&uck->first, &res.first, sizeof(res.first))))
 		r = -EFAULT;
 out:
 	dmr_release_refs(rcs, nrec);

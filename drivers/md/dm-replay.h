@@ -109,7 +109,7 @@ struct replay_c {
 	atomic_t busy;			/* checkpoints using it right now */
 
 	struct mutex ckpt_mutex;	/* one checkpoint at a time */
-	u64 last_ckpt;			/* under ckpt_mutex */
+	u64 last_ckpt;			/* raised by cmpxchg, see target.c */
 
 	spinlock_t lock;		/* irq-safe: everything below */
 	bool may_hold;
@@ -155,6 +155,7 @@ struct dmr_replay_result {
 	struct dm_replay_divergence first;
 };
 
+bool dmr_checkpoint_empty(struct replay_c **rcs, unsigned int n, u64 nr);
 int dmr_checkpoint_record(struct replay_c **rcs, unsigned int n,
 			  struct mutex *nest, u64 nr, u32 *delivered);
 int dmr_checkpoint_replay(struct replay_c **rcs, unsigned int n,

@@ -202,6 +202,9 @@ struct dm_replay_expect {
  * every completion held by the attached record-mode targets.  In replay
  * mode delivers exactly the expected completions, in the given order,
  * waiting up to timeout_ms for late ones.
+ *
+ * The kernel reads the input fields and writes the output fields back;
+ * first is written only when divergences is not 0.
  */
 struct dm_replay_checkpoint {
 	__u64	checkpoint;	/* in: > every earlier one of the session */
@@ -209,12 +212,12 @@ struct dm_replay_checkpoint {
 	__u32	timeout_ms;	/* in: replay wait, 0 means 10000 */
 	__u64	records;	/* in: user pointer to dm_replay_expect[] */
 	__u32	nr_records;	/* in */
-	__u32	delivered;	/* out: completions delivered */
+	__u32	reserved;	/* in: 0 */
 	__u64	held;		/* out: completions still held */
+	__u32	delivered;	/* out: completions delivered */
 	__u32	reordered;	/* out: matched by shape, not by id */
 	__u32	divergences;	/* out: divergences found */
 	__u32	missing;	/* out: expected but not completed */
-	__u32	reserved;
 	struct dm_replay_divergence first;	/* out: first divergence */
 };
 
