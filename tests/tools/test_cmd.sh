@@ -54,6 +54,8 @@ expect "capture without -o" 2 "-o FILE is required" "$dmr" capture r0
 expect "bad number" 2 "--count: 'abc' is not an unsigned number" "$dmr" checkpoint r0 --count abc
 expect "negative number" 2 "--every: '-5' is not an unsigned number" "$dmr" checkpoint r0 --every -5
 expect "--first 0 refused" 2 "start at 1" "$dmr" checkpoint r0 --first 0
+expect "--spin with --every refused" 2 "--every and --spin exclude each other" "$dmr" checkpoint r0 --spin 100 --every 10
+expect "--spin over a minute refused" 2 "--spin 60000001: at most 60000000 us" "$dmr" checkpoint r0 --spin 60000001
 expect "create: bad mode" 2 "mode 'bogus': must be record or replay" "$dmr" create r0 /dev/null bogus
 expect "create: DEV not a block device" 1 "BLKGETSIZE64 on /dev/null" "$dmr" create r0 /dev/null record
 expect "export: unknown format" 2 "unknown format 'svg'" "$dmr" export x --format=svg

@@ -20,11 +20,15 @@ static const struct subcmd subcmds[] = {
 	  "Show the status of the replay target(s) of NAME.\n"
 	  "  -j, --json   one JSON object per target, one per line\n" },
 	{ "checkpoint", cmd_checkpoint,
-	  "NAME... [--every USEC|--count N|--until-signal] [--id-base N] [--first N]",
+	  "NAME... [--every USEC|--spin USEC] [--count N|--until-signal] [--id-base N]\n"
+	  "    [--first N]",
 	  "Checkpoint driver: attach the devices to a session and checkpoint\n"
 	  "whenever completions are held, until SIGINT/SIGTERM; then detach and\n"
 	  "print \"checkpoints=N delivered=N eagain=N\" on stderr.\n"
 	  "  -e, --every USEC     at most one checkpoint every USEC microseconds\n"
+	  "  -s, --spin USEC      checkpoint back to back, without sleeping in\n"
+	  "                       poll(), until USEC microseconds pass with nothing\n"
+	  "                       delivered (uses a CPU; fewest wakeups)\n"
 	  "  -c, --count N        stop after N checkpoints that delivered something\n"
 	  "  -u, --until-signal   run until SIGINT/SIGTERM (the default)\n"
 	  "  -i, --id-base N      set the next request id to N first\n"

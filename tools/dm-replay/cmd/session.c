@@ -58,7 +58,7 @@ static int issue(struct dmr_session *s, uint64_t *n, bool jump,
 }
 
 struct ckpt_opts {
-	uint64_t every_us, count, id_base, first;
+	uint64_t every_us, spin_us, count, id_base, first;
 	bool set_id, fixed;	/* fixed: --first given */
 };
 
@@ -68,6 +68,7 @@ static int ckpt_opt(int c, const char *arg, void *ctx)
 
 	switch (c) {
 	case 'e': return parse_u64(arg, "--every", &o->every_us);
+	case 's': return parse_u64(arg, "--spin", &o->spin_us);
 	case 'c': return parse_u64(arg, "--count", &o->count);
 	case 'i': o->set_id = true; return parse_u64(arg, "--id-base", &o->id_base);
 	case 'f': o->fixed = true; return parse_u64(arg, "--first", &o->first);
@@ -79,6 +80,7 @@ int cmd_checkpoint(int argc, char **argv)
 {
 	static const struct option lo[] = {
 		{ "every", required_argument, NULL, 'e' },
+		{ "spin", required_argument, NULL, 's' },
 		{ "count", required_argument, NULL, 'c' },
 		{ "until-signal", no_argument, NULL, 'u' },
 		{ "id-base", required_argument, NULL, 'i' },
@@ -87,16 +89,21 @@ int cmd_checkpoint(int argc, char **argv)
 	};
 	struct ckpt_opts o = { .first = 1 };
 	struct dm_replay_checkpoint ck;
-	uint64_t n, done = 0, delivered = 0, eagain = 0, next_at = 0;
+	uint64_t n, done = 0, delivered = 0, eagain = 0, next_at = 0, busy_at = 0;
 	int ret, ndev, backoff = 0, idle = 0;
 	struct dmr_session *s;
 	struct dmr_dev *devs;
 
-	ret = parse_opts(argc, argv, "e:c:ui:f:", lo, ckpt_opt, &o, 1, -1);
+	ret = parse_opts(argc, argv, "e:s:c:ui:f:", lo, ckpt_opt, &o, 1, -1);
 	if (ret >= 0)
 		return ret;
 	if (!o.first)
 		return usage_err("--first: checkpoint numbers start at 1");
+	if (o.every_us && o.spin_us)
+		return usage_err("--every and --spin exclude each other");
+	if (o.spin_us > 60000000)
+		return usage_err("--spin %llu: at most 60000000 us (a minute)",
+				 (unsigned long long)o.spin_us);
 	ndev = argc - optind;
 	devs = calloc(ndev, sizeof(*devs));
 	signals_setup(true);
@@ -121,10 +128,20 @@ int cmd_checkpoint(int argc, char **argv)
 				nanosleep(&ts, NULL);	/* EINTR: the loop checks the signal */
 			}
 		}
-		if (backoff || idle > 1)
-			wait_fd(-1, backoff ? backoff : 10);
-		while (!stop_signal && !wait_fd(dmr_session_fd(s), 100))
-			;
+		if (backoff)
+			wait_fd(-1, backoff);
+		/*
+		 * --spin: while something was delivered in the last spin_us,
+		 * checkpoint again at once; a sleeper in poll() would cost a
+		 * wakeup in the submitter's completion path for each request.
+		 */
+		if (!o.spin_us || now_ns() - busy_at > o.spin_us * 1000) {
+			if (!backoff && idle > 1)
+				wait_fd(-1, 10);
+			while (!stop_signal && !wait_fd(dmr_session_fd(s), 100))
+				;
+			busy_at = now_ns();
+		}
 		if (stop_signal)
 			break;
 		next_at = now_ns() + o.every_us * 1000;
@@ -140,6 +157,8 @@ int cmd_checkpoint(int argc, char **argv)
 		}
 		backoff = 0;
 		idle = ret ? 0 : idle + 1;
+		if (ret)
+			busy_at = now_ns();
 		done += ret > 0;
 		delivered += ret;
 	}
