@@ -22,7 +22,7 @@
 struct dmr_session {
 	struct mutex lock;		/* serializes the session's ioctls */
 	u64 last_ckpt;
-	unsigned int nr_devs;		/* attached dm devices, dmr_mutex */
+	unsigned int nr_targets;	/* rc->session == this, dmr_mutex */
 };
 
 /* Called with dmr_mutex held. */
@@ -35,77 +35,83 @@ void dmr_session_transfer(struct replay_c *from, struct replay_c *to)
 	from->session = NULL;
 }
 
-/* Is any other live target of this device attached to @s?  dmr_mutex. */
-static bool dmr_dev_attached(struct dmr_session *s, dev_t devt,
-			     struct replay_c *except)
+static void dmr_release_refs(struct replay_c **rcs, unsigned int n)
 {
-	struct replay_c *rc;
+	unsigned int i;
 
-	list_for_each_entry(rc, &dmr_targets, reg)
-		if (rc != except && rc->devt == devt && rc->session == s)
-			return true;
-	return false;
+	for (i = 0; i < n; i++)
+		if (atomic_dec_and_test(&rcs[i]->busy))
+			wake_up_var(&rcs[i]->busy);
 }
 
 /* The target goes away: detach it.  Called with dmr_mutex held. */
 void dmr_session_drop(struct replay_c *rc)
 {
-	struct dmr_session *s = rc->session;
-
 	lockdep_assert_held(&dmr_mutex);
-	if (!s)
+	if (!rc->session)
 		return;
+	rc->session->nr_targets--;
 	rc->session = NULL;
-	if (!dmr_dev_attached(s, rc->devt, rc))
-		s->nr_devs--;
 }
 
 static int dmr_attach(struct dmr_session *s, dev_t devt)
 {
 	struct replay_c *rc;
-	bool found = false;
+	unsigned int n = 0;
 	int r = 0;
 
 	mutex_lock(&dmr_mutex);
 	list_for_each_entry(rc, &dmr_targets, reg) {
 		if (rc->devt != devt || !rc->live)
 			continue;
-		found = true;
+		n++;
 		if (rc->session == s)
 			r = -EEXIST;
 		else if (rc->session && !r)
 			r = -EBUSY;
 	}
-	if (!found)
+	if (!n)
 		r = -ENODEV;
-	else if (!r && s->nr_devs >= DMR_MAX_ATTACH)
+	else if (!r && s->nr_targets + n > DMR_MAX_ATTACH)
 		r = -ENOSPC;
 	if (!r) {
 		list_for_each_entry(rc, &dmr_targets, reg)
 			if (rc->devt == devt && rc->live)
 				rc->session = s;
-		s->nr_devs++;
+		s->nr_targets += n;
 	}
 	mutex_unlock(&dmr_mutex);
 	return r;
 }
 
-static int dmr_detach(struct dmr_session *s, dev_t devt)
+/*
+ * Detach the targets of @s on device @devt, or on every device with
+ * @all, and deliver what they hold (dmr_detached()).  Returns -ENOENT if
+ * there were none.
+ */
+static int dmr_detach(struct dmr_session *s, dev_t devt, bool all)
 {
+	struct replay_c *rcs[DMR_MAX_ATTACH];
 	struct replay_c *rc;
-	int r = -ENOENT;
+	unsigned int i, n = 0;
 
 	mutex_lock(&dmr_mutex);
 	list_for_each_entry(rc, &dmr_targets, reg) {
-		if (rc->devt == devt && rc->session == s) {
-			rc->session = NULL;
-			r = 0;
-		}
+		if (rc->session != s || (!all && rc->devt != devt))
+			continue;
+		rc->session = NULL;
+		s->nr_targets--;
+		if (WARN_ON_ONCE(n >= DMR_MAX_ATTACH))
+			continue;
+		atomic_inc(&rc->busy);
+		rcs[n++] = rc;
 	}
-	if (!r)
-		s->nr_devs--;
 	mutex_unlock(&dmr_mutex);
-	return r;
+
+	for (i = 0; i < n; i++)
+		dmr_detached(rcs[i]);
+	dmr_release_refs(rcs, n);
+	return n ? 0 : -ENOENT;
 }
 
 /*
@@ -132,15 +138,6 @@ static void dmr_collect(struct dmr_session *s, struct replay_c **rcs,
 		rcs[(n == nrep ? DMR_MAX_ATTACH : 0) + (*n)++] = rc;
 	}
 	mutex_unlock(&dmr_mutex);
-}
-
-static void dmr_release_refs(struct replay_c **rcs, unsigned int n)
-{
-	unsigned int i;
-
-	for (i = 0; i < n; i++)
-		if (atomic_dec_and_test(&rcs[i]->busy))
-			wake_up_var(&rcs[i]->busy);
 }
 
 static int dmr_ioc_checkpoint(struct dmr_session *s, void __user *argp)
@@ -285,7 +282,7 @@ static long dmr_ctl_ioctl(struct file *file, unsigned int cmd,
 		if (cmd == DM_REPLAY_IOC_ATTACH)
 			r = dmr_attach(s, MKDEV(d.major, d.minor));
 		else
-			r = dmr_detach(s, MKDEV(d.major, d.minor));
+			r = dmr_detach(s, MKDEV(d.major, d.minor), false);
 		mutex_unlock(&s->lock);
 		return r;
 	case DM_REPLAY_IOC_CHECKPOINT:
@@ -333,13 +330,8 @@ static int dmr_ctl_open(struct inode *inode, struct file *file)
 static int dmr_ctl_release(struct inode *inode, struct file *file)
 {
 	struct dmr_session *s = file->private_data;
-	struct replay_c *rc;
 
-	mutex_lock(&dmr_mutex);
-	list_for_each_entry(rc, &dmr_targets, reg)
-		if (rc->session == s)
-			rc->session = NULL;
-	mutex_unlock(&dmr_mutex);
+	dmr_detach(s, 0, true);
 	kfree(s);
 	return 0;
 }

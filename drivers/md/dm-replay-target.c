@@ -1356,16 +1356,21 @@ bad:
 	return r;
 }
 
-static void replay_presuspend(struct dm_target *ti)
+/*
+ * Deliver every completion @rc holds, outside any checkpoint, journaled
+ * as a checkpoint of @kind; with @stop, stop holding first.
+ */
+static void dmr_release_held(struct replay_c *rc, u8 kind, bool stop)
 {
-	struct replay_c *rc = ti->private;
 	struct replay_io *io;
 	unsigned long flags;
 	LIST_HEAD(list);
 
 	spin_lock_irqsave(&rc->lock, flags);
-	rc->may_hold = false;
-	rc->hold_gen++;
+	if (stop) {
+		rc->may_hold = false;
+		rc->hold_gen++;
+	}
 	list_for_each_entry(io, &rc->done, list)
 		dmr_forget(rc, io);
 	list_splice_init(&rc->done, &list);
@@ -1373,10 +1378,34 @@ static void replay_presuspend(struct dm_target *ti)
 	spin_unlock_irqrestore(&rc->lock, flags);
 
 	/* A replay checkpoint waiting on this target gives up. */
-	dmr_event();
+	if (stop)
+		dmr_event();
 
 	list_sort(NULL, &list, dmr_cmp_id);
-	dmr_release(rc, &list, DM_REPLAY_CKPT_SUSPEND);
+	dmr_release(rc, &list, kind);
+}
+
+/**
+ * dmr_detached - the session of @rc let go of it
+ * @rc: a target with a reference (rc->busy) held by the caller
+ *
+ * The session closed or detached the device, so nobody will checkpoint
+ * what @rc holds: deliver it now, journaled as a "detach" checkpoint,
+ * rather than leave the submitters (an exiting emulator's io_uring, a
+ * killed driver's fio) waiting for ever.  @rc goes on holding new
+ * completions, for the next session or a checkpoint message.  Called
+ * without locks; serialized with the target's checkpoints by ckpt_mutex.
+ */
+void dmr_detached(struct replay_c *rc)
+{
+	mutex_lock(&rc->ckpt_mutex);
+	dmr_release_held(rc, DM_REPLAY_CKPT_DETACH, false);
+	mutex_unlock(&rc->ckpt_mutex);
+}
+
+static void replay_presuspend(struct dm_target *ti)
+{
+	dmr_release_held(ti->private, DM_REPLAY_CKPT_SUSPEND, true);
 }
 
 static void replay_presuspend_undo(struct dm_target *ti)

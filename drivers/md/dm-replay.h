@@ -163,6 +163,7 @@ int dmr_checkpoint_replay(struct replay_c **rcs, unsigned int n,
 			  const struct dm_replay_expect *exp, u32 nr_exp,
 			  unsigned long timeout, bool nowait,
 			  struct dmr_replay_result *res);
+void dmr_detached(struct replay_c *rc);
 u64 dmr_nr_held(struct replay_c *rc);
 bool dmr_target_idle(struct replay_c *rc);
 void dmr_journal_id_base(struct replay_c *rc, u64 next_id);

@@ -77,6 +77,7 @@ enum dm_replay_ckpt_kind {
 	DM_REPLAY_CKPT_SUSPEND = 1,	/* presuspend released held ones */
 	DM_REPLAY_CKPT_UNHELD = 2,	/* one completion while not holding */
 	DM_REPLAY_CKPT_ID_BASE = 3,	/* SET_NEXT_ID: ids restart at .ids */
+	DM_REPLAY_CKPT_DETACH = 4,	/* the session let go: held ones out */
 };
 
 /*
@@ -152,7 +153,7 @@ struct dm_replay_version {
 	__u32	abi;		/* out: DM_REPLAY_VERSION */
 	__u32	record_size;	/* out: DM_REPLAY_RECORD_SIZE */
 	__u32	max_expect;	/* out: largest nr_records per checkpoint */
-	__u32	max_attach;	/* out: largest number of attached devices */
+	__u32	max_attach;	/* out: most dm-replay targets per session */
 };
 
 struct dm_replay_dev {

@@ -57,6 +57,9 @@ void fmt_comp(char *buf, size_t len, const struct dm_replay_rec_completion *c);
 /* Run a command with argv, its stdout into *out (malloc'd, may be NULL). */
 int run_cmd(char *const argv[], char **out);
 
+/* Checkpoint kinds this tool knows (enum dm_replay_ckpt_kind). */
+#define NR_CKPT_KINDS (DM_REPLAY_CKPT_DETACH + 1)
+
 /* Parsed "dmsetup status" of one dm-replay target. */
 #define NR_STATUS 16
 extern const char *const status_names[NR_STATUS];

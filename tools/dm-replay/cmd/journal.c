@@ -174,7 +174,7 @@ struct series {
 
 struct stats {
 	struct series per_ckpt, sizes, lat, hold;
-	uint64_t kinds[5], op_count[16], op_sectors[16], errors, unheld;
+	uint64_t kinds[NR_CKPT_KINDS + 1], op_count[16], op_sectors[16], errors, unheld;
 };
 
 static void add(struct series *s, uint32_t v)
@@ -190,7 +190,7 @@ static int stats_rec(const struct dmr_event *ev, void *ctx)
 	struct stats *s = ctx;
 
 	if (r->type == DM_REPLAY_REC_CHECKPOINT) {
-		s->kinds[r->ckpt.kind < 4 ? r->ckpt.kind : 4]++;
+		s->kinds[r->ckpt.kind < NR_CKPT_KINDS ? r->ckpt.kind : NR_CKPT_KINDS]++;
 		if (r->ckpt.kind != DM_REPLAY_CKPT_ID_BASE)
 			add(&s->per_ckpt, r->ckpt.nr_completions);
 	} else if (r->type == DM_REPLAY_REC_COMPLETION) {
@@ -271,9 +271,9 @@ int cmd_stats(int argc, char **argv)
 	       "records %lu headers %lu checkpoints %lu completions %lu lost %lu "
 	       "errors %lu unheld %lu\ncheckpoint kinds:", st.records, st.headers,
 	       st.checkpoints, st.completions, st.lost, s.errors, s.unheld);
-	for (unsigned int k = 0; k < 5; k++)
+	for (unsigned int k = 0; k <= NR_CKPT_KINDS; k++)
 		printf(json ? "%s\"%s\":%lu" : "%s %s %lu", k && json ? "," : "",
-		       k < 4 ? dmr_ckpt_kind_name(k) : "other", s.kinds[k]);
+		       k < NR_CKPT_KINDS ? dmr_ckpt_kind_name(k) : "other", s.kinds[k]);
 	printf(json ? "},\"ops\":{" : "\nops:\n");
 	for (unsigned int op = 0; op < 16; op++) {
 		if (!s.op_count[op])

@@ -313,7 +313,8 @@ static int replay_journal(struct replay *r, struct dmr_journal *j)
 				return EXIT_FAIL;
 			r->skip = ev.rec.type == DM_REPLAY_REC_CHECKPOINT &&
 				  (ev.rec.ckpt.kind == DM_REPLAY_CKPT_SUSPEND ||
-				   ev.rec.ckpt.kind == DM_REPLAY_CKPT_UNHELD);
+				   ev.rec.ckpt.kind == DM_REPLAY_CKPT_UNHELD ||
+				   ev.rec.ckpt.kind == DM_REPLAY_CKPT_DETACH);
 			r->skipped += r->skip;
 			if (ev.rec.type == DM_REPLAY_REC_CHECKPOINT) {
 				r->ckpt = ev.rec.ckpt.checkpoint;

@@ -40,7 +40,7 @@ static const char *ioc_why(unsigned long req, int err)
 	case EBUSY: return req == DM_REPLAY_IOC_SET_NEXT_ID ?
 		"a dm-replay target has requests not delivered yet" :
 		"attached to another session";
-	case ENOSPC: return "too many attached devices";
+	case ENOSPC: return "too many attached targets in the session";
 	case ENOENT: return "not attached to this session";
 	case EINVAL: return req == DM_REPLAY_IOC_CHECKPOINT ?
 		"checkpoint number not greater than an earlier one" : "invalid argument";

@@ -216,6 +216,7 @@ DMR_EXPORT const char *dmr_ckpt_kind_name(unsigned int kind)
 	static const char *const names[] = {
 		[DM_REPLAY_CKPT_USER] = "user", [DM_REPLAY_CKPT_SUSPEND] = "suspend",
 		[DM_REPLAY_CKPT_UNHELD] = "unheld", [DM_REPLAY_CKPT_ID_BASE] = "id_base",
+		[DM_REPLAY_CKPT_DETACH] = "detach",
 	};
 	return NAME_OF(names, kind);
 }

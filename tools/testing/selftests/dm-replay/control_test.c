@@ -59,6 +59,7 @@ FIXTURE_TEARDOWN(ctl)
 	if (self->fd >= 0)
 		close(self->fd);
 	dmr_remove("dmrt_a");
+	dmr_remove("dmrt_many");
 	if (self->have_lin)
 		dmr_remove("dmrt_lin");
 }
@@ -107,6 +108,88 @@ TEST_F(ctl, detach_unattached_enoent)
 	EXPECT_EQ(-ENOENT, dmr_detach(self->ctl, &self->a));
 	/* Detached: attaching again works. */
 	EXPECT_EQ(0, dmr_attach(self->ctl, &self->a));
+}
+
+/* Find the only checkpoint record of @kind; its number of completions. */
+static int detach_completions(struct dmr_journal *j)
+{
+	ssize_t k = -1;
+	int n = -1;
+
+	while ((k = dmr_find(j, k + 1, DM_REPLAY_REC_CHECKPOINT)) >= 0)
+		if (j->r[k].ckpt.kind == DM_REPLAY_CKPT_DETACH)
+			n = n < 0 ? (int)le32toh(j->r[k].ckpt.nr_completions) : -2;
+	return n;
+}
+
+/*
+ * Nobody checkpoints a detached target: DETACH, and closing the session,
+ * deliver what it holds at once, journaled as a "detach" checkpoint, and
+ * the target goes on holding new completions.
+ */
+TEST_F_TIMEOUT(ctl, detach_and_close_deliver_held, 120)
+{
+	struct dmr_journal j;
+	struct dmr_jsum sum;
+	char err[256];
+
+	ASSERT_EQ(0, dmr_journal_open(&j, self->a.jpath));
+	ASSERT_EQ(0, dmr_attach(self->ctl, &self->a));
+	ASSERT_EQ(0, dmr_io_start(&self->io[0], self->fd, DMR_IO_READ, 0, 4096));
+	ASSERT_EQ(1, dmr_wait_held("dmrt_a", 1, 10000));
+	ASSERT_EQ(0, dmr_detach(self->ctl, &self->a));
+	EXPECT_TRUE(dmr_io_wait(&self->io[0], 10000));
+	EXPECT_EQ(0, dmr_wait_held("dmrt_a", 0, 0));
+	ASSERT_LE(0, dmr_journal_drain(&j));
+	EXPECT_EQ(1, detach_completions(&j));
+
+	/* Still holding; a session that closes lets go of it too. */
+	self->ctl2 = dmr_ctl_open();
+	ASSERT_LE(0, self->ctl2);
+	ASSERT_EQ(0, dmr_attach(self->ctl2, &self->a));
+	ASSERT_EQ(0, dmr_io_start(&self->io[1], self->fd, DMR_IO_WRITE, 4096,
+				  4096));
+	ASSERT_EQ(1, dmr_wait_held("dmrt_a", 1, 10000));
+	EXPECT_FALSE(dmr_io_wait(&self->io[1], 300));
+	close(self->ctl2);
+	self->ctl2 = -1;
+	EXPECT_TRUE(dmr_io_wait(&self->io[1], 10000));
+	ASSERT_LE(0, dmr_journal_drain(&j));
+	EXPECT_EQ(-2, detach_completions(&j)) TH_LOG("want two detach checkpoints");
+	EXPECT_EQ(0, dmr_journal_check(&j, true, &sum, err, sizeof(err)))
+		TH_LOG("journal: %s", err);
+	EXPECT_EQ(2, sum.kind[DM_REPLAY_CKPT_DETACH]);
+	EXPECT_EQ(2, sum.completions);
+	/* Closed: another session may attach it. */
+	EXPECT_EQ(0, dmr_attach(self->ctl, &self->a));
+	dmr_journal_close(&j);
+}
+
+/* The limit counts dm-replay targets, not devices. */
+TEST_F_TIMEOUT(ctl, attach_limit_counts_targets, 120)
+{
+	struct dm_replay_version v;
+	struct dmr_dev many;
+	char table[4096];
+	size_t len = 0;
+	unsigned int i;
+
+	ASSERT_EQ(0, ioctl(self->ctl, DM_REPLAY_IOC_VERSION, &v));
+	dmr_remove("dmrt_many");
+	for (i = 0; i <= v.max_attach; i++)
+		len += snprintf(table + len, sizeof(table) - len,
+				"%u 8 replay %s %u record\n", i * 8, dmr_ram(1),
+				i * 8);
+	ASSERT_LT(len, sizeof(table));
+	ASSERT_EQ(0, dmr_sh("printf '%%s' '%s' | dmsetup create dmrt_many",
+			    table));
+	ASSERT_EQ(0, dmr_lookup(&many, "dmrt_many"));
+	EXPECT_EQ(-ENOSPC, dmr_attach(self->ctl, &many));
+	EXPECT_EQ(-ENOENT, dmr_detach(self->ctl, &many));
+	/* The failed attach left room for the fixture's device. */
+	EXPECT_EQ(0, dmr_attach(self->ctl, &self->a));
+	EXPECT_EQ(0, dmr_checkpoint(self->ctl, 1, NULL));
+	EXPECT_EQ(0, dmr_remove("dmrt_many"));
 }
 
 TEST_F(ctl, checkpoint_nothing_attached_enolink)

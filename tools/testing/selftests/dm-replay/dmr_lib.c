@@ -435,7 +435,7 @@ int dmr_journal_check(const struct dmr_journal *j, bool ascending,
 			if (left && r->ckpt.kind == DM_REPLAY_CKPT_ID_BASE)
 				FAIL("record %zu: id_base checkpoint with %zu completions",
 				     i, left);
-			if (r->ckpt.kind < 4)
+			if (r->ckpt.kind <= DM_REPLAY_CKPT_DETACH)
 				sum->kind[r->ckpt.kind]++;
 			if (r->ckpt.kind == DM_REPLAY_CKPT_USER) {
 				if (have_last_user && ck <= last_user)

@@ -87,7 +87,7 @@ struct dmr_jsum {
 	size_t headers, checkpoints, completions;
 	size_t by_op[16];
 	size_t errors;			/* completions with status != 0 */
-	size_t kind[4];			/* checkpoints by kind */
+	size_t kind[DM_REPLAY_CKPT_DETACH + 1];	/* checkpoints by kind */
 	uint64_t first_seq, last_seq;
 	uint64_t last_checkpoint;
 	uint64_t min_id, max_id;

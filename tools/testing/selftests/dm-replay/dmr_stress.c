@@ -217,8 +217,8 @@ static int cmp_u64(const void *a, const void *b)
 static int cmd_jscan(int argc, char **argv)
 {
 	struct dmr_journal all = { 0 }, j;
-	size_t i, left = 0, nids = 0, kind[4] = { 0 }, headers = 0, ckpts = 0;
-	size_t comps = 0, errors = 0, eio = 0, gaps = 0, kcomp[4] = { 0 };
+	size_t i, left = 0, nids = 0, kind[DM_REPLAY_CKPT_DETACH + 1] = { 0 }, headers = 0, ckpts = 0;
+	size_t comps = 0, errors = 0, eio = 0, gaps = 0, kcomp[DM_REPLAY_CKPT_DETACH + 1] = { 0 };
 	size_t tail = 0, nek = 0, file_headers = 0;
 	struct { int op, status; size_t n; } ek[16];
 	int cur_kind = 0;
@@ -296,7 +296,13 @@ static int cmd_jscan(int argc, char **argv)
 				bad = 1;
 			}
 			ckpts++;
-			cur_kind = r->ckpt.kind & 3;
+			cur_kind = r->ckpt.kind;
+			if (cur_kind > DM_REPLAY_CKPT_DETACH) {
+				fprintf(stderr, "record %zu: unknown checkpoint kind %d\n",
+					i, cur_kind);
+				bad = 1;
+				cur_kind = DM_REPLAY_CKPT_USER;
+			}
 			kind[cur_kind]++;
 			left = le32toh(r->ckpt.nr_completions);
 			break;
@@ -346,17 +352,19 @@ static int cmd_jscan(int argc, char **argv)
 		}
 	}
 	printf("records=%zu headers=%zu checkpoints=%zu user=%zu suspend=%zu "
-	       "unheld=%zu id_base=%zu completions=%zu errors=%zu eio=%zu "
+	       "unheld=%zu id_base=%zu detach=%zu completions=%zu errors=%zu eio=%zu "
 	       "gaps=%zu gap_records=%llu first_seq=%llu last_seq=%llu "
 	       "user_completions=%zu suspend_completions=%zu "
-	       "unheld_completions=%zu tail_completions=%zu file_headers=%zu\n",
+	       "unheld_completions=%zu detach_completions=%zu tail_completions=%zu "
+	       "file_headers=%zu\n",
 	       all.n, headers, ckpts, kind[DM_REPLAY_CKPT_USER],
 	       kind[DM_REPLAY_CKPT_SUSPEND], kind[DM_REPLAY_CKPT_UNHELD],
-	       kind[DM_REPLAY_CKPT_ID_BASE], comps, errors, eio, gaps,
+	       kind[DM_REPLAY_CKPT_ID_BASE], kind[DM_REPLAY_CKPT_DETACH], comps,
+	       errors, eio, gaps,
 	       (unsigned long long)gap_records, (unsigned long long)first,
 	       (unsigned long long)last, kcomp[DM_REPLAY_CKPT_USER],
 	       kcomp[DM_REPLAY_CKPT_SUSPEND], kcomp[DM_REPLAY_CKPT_UNHELD],
-	       tail, file_headers);
+	       kcomp[DM_REPLAY_CKPT_DETACH], tail, file_headers);
 	for (i = 0; i < nek; i++)
 		printf("%serror_%s_%d=%zu", i ? " " : "# ", dmr_op_name(ek[i].op),
 		       ek[i].status, ek[i].n);

@@ -77,13 +77,14 @@ static int cmd_check(int argc, char **argv)
 	printf("records=%zu headers=%zu checkpoints=%zu completions=%zu "
 	       "reads=%zu writes=%zu flushes=%zu discards=%zu "
 	       "write_zeroes=%zu errors=%zu user=%zu suspend=%zu unheld=%zu "
-	       "id_base=%zu first_seq=%llu last_seq=%llu last_checkpoint=%llu\n",
+	       "id_base=%zu detach=%zu first_seq=%llu last_seq=%llu last_checkpoint=%llu\n",
 	       j.n, s.headers, s.checkpoints, s.completions,
 	       s.by_op[DM_REPLAY_OP_READ], s.by_op[DM_REPLAY_OP_WRITE],
 	       s.by_op[DM_REPLAY_OP_FLUSH], s.by_op[DM_REPLAY_OP_DISCARD],
 	       s.by_op[DM_REPLAY_OP_WRITE_ZEROES], s.errors,
 	       s.kind[DM_REPLAY_CKPT_USER], s.kind[DM_REPLAY_CKPT_SUSPEND],
 	       s.kind[DM_REPLAY_CKPT_UNHELD], s.kind[DM_REPLAY_CKPT_ID_BASE],
+	       s.kind[DM_REPLAY_CKPT_DETACH],
 	       (unsigned long long)s.first_seq,
 	       (unsigned long long)s.last_seq,
 	       (unsigned long long)s.last_checkpoint);
