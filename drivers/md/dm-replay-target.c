@@ -587,6 +587,40 @@ static void dmr_count_full(struct replay_c *rc)
 	spin_unlock_irqrestore(&rc->lock, flags);
 }
 
+static void dmr_unreserve_all(struct replay_c **rcs, unsigned int n,
+			      const u32 *counts)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		if (counts[i])
+			dmr_journal_unreserve(rcs[i]->journal, counts[i] + 1);
+}
+
+/*
+ * Reserve journal room for a checkpoint of @rcs: a checkpoint record and
+ * @counts[i] completion records in each journal that gets any.  All or
+ * nothing: -EAGAIN, counted as journal_full, if one journal is short.
+ */
+static int dmr_reserve_all(struct replay_c **rcs, unsigned int n,
+			   const u32 *counts)
+{
+	unsigned int i;
+	int r;
+
+	for (i = 0; i < n; i++) {
+		if (!counts[i])
+			continue;
+		r = dmr_journal_reserve(rcs[i]->journal, counts[i] + 1);
+		if (r) {
+			dmr_count_full(rcs[i]);
+			dmr_unreserve_all(rcs, i, counts);
+			return r;
+		}
+	}
+	return 0;
+}
+
 /*
  * A checkpoint larger than the journal can ever take delivers the lowest
  * ids that fit and leaves the others held for the next one; refusing it
@@ -628,7 +662,7 @@ int dmr_checkpoint_record(struct replay_c **rcs, unsigned int n,
 	struct list_head lists[DMR_MAX_ATTACH];
 	u32 counts[DMR_MAX_ATTACH];
 	unsigned long flags;
-	unsigned int i, reserved = 0;
+	unsigned int i;
 	u64 total = 0;
 	LIST_HEAD(all);
 	int r;
@@ -656,22 +690,10 @@ int dmr_checkpoint_record(struct replay_c **rcs, unsigned int n,
 		total += counts[i];
 	}
 
-	for (i = 0; i < n; i++) {
-		if (!counts[i])
-			continue;
-		r = dmr_journal_reserve(rcs[i]->journal, counts[i] + 1);
-		if (r)
-			break;
-		reserved = i + 1;
-	}
+	r = dmr_reserve_all(rcs, n, counts);
 	if (r) {
-		dmr_count_full(rcs[i]);
-		for (i = 0; i < n; i++) {
-			if (i < reserved && counts[i])
-				dmr_journal_unreserve(rcs[i]->journal,
-						      counts[i] + 1);
+		for (i = 0; i < n; i++)
 			dmr_unsplice(rcs[i], &lists[i], counts[i]);
-		}
 		goto out;
 	}
 
@@ -994,7 +1016,7 @@ int dmr_checkpoint_replay(struct replay_c **rcs, unsigned int n,
 	unsigned int gen[DMR_MAX_ATTACH];
 	u32 counts[DMR_MAX_ATTACH] = { 0 };
 	struct dmr_match *m = NULL;
-	unsigned int i, reserved = 0;
+	unsigned int i;
 	u64 token = atomic64_inc_return(&dmr_claim_token);
 	LIST_HEAD(all);
 	int r;
@@ -1043,16 +1065,9 @@ int dmr_checkpoint_replay(struct replay_c **rcs, unsigned int n,
 	if (r)
 		goto out;
 
-	for (i = 0; i < n; i++) {
-		if (!counts[i])
-			continue;
-		r = dmr_journal_reserve(rcs[i]->journal, counts[i] + 1);
-		if (r) {
-			dmr_count_full(rcs[i]);
-			break;
-		}
-		reserved = i + 1;
-	}
+	r = dmr_reserve_all(rcs, n, counts);
+	if (r)
+		goto out;
 	for (i = 0; i < n && !r; i++) {
 		INIT_LIST_HEAD(&lists[i]);
 		if (counts[i])
@@ -1064,10 +1079,7 @@ int dmr_checkpoint_replay(struct replay_c **rcs, unsigned int n,
 		}
 	}
 	if (r) {
-		for (i = 0; i < reserved; i++)
-			if (counts[i])
-				dmr_journal_unreserve(rcs[i]->journal,
-						      counts[i] + 1);
+		dmr_unreserve_all(rcs, n, counts);
 		goto out;
 	}
 
