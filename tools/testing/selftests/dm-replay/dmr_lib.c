@@ -370,11 +370,18 @@ int dmr_journal_load(struct dmr_journal *j, const char *file)
 	return 0;
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+/* A request id, and how many SET_NEXT_ID (id_base records) came before. */
+struct epoch_id {
+	uint64_t epoch, id;
+};
 
-	return x < y ? -1 : x > y;
+static int cmp_epoch_id(const void *a, const void *b)
+{
+	const struct epoch_id *x = a, *y = b;
+
+	if (x->epoch != y->epoch)
+		return x->epoch < y->epoch ? -1 : 1;
+	return x->id < y->id ? -1 : x->id > y->id;
 }
 
 #define FAIL(...) do { snprintf(err, errlen, __VA_ARGS__); \
@@ -383,7 +390,8 @@ static int cmp_u64(const void *a, const void *b)
 int dmr_journal_check(const struct dmr_journal *j, bool ascending,
 		      struct dmr_jsum *sum, char *err, size_t errlen)
 {
-	uint64_t *ids = NULL, ck = 0, prev_id = 0, last_user = 0;
+	uint64_t ck = 0, prev_id = 0, last_user = 0, epoch = 0;
+	struct epoch_id *ids = NULL;
 	size_t i, nids = 0, left = 0;
 	bool have_last_user = false, have_prev = false;
 	int ret = -1;
@@ -437,6 +445,9 @@ int dmr_journal_check(const struct dmr_journal *j, bool ascending,
 				     i, left);
 			if (r->ckpt.kind <= DM_REPLAY_CKPT_DETACH)
 				sum->kind[r->ckpt.kind]++;
+			/* Ids restart: they are unique only until the next one. */
+			if (r->ckpt.kind == DM_REPLAY_CKPT_ID_BASE)
+				epoch++;
 			if (r->ckpt.kind == DM_REPLAY_CKPT_USER) {
 				if (have_last_user && ck <= last_user)
 					FAIL("record %zu: user checkpoint %llu not above %llu",
@@ -467,7 +478,8 @@ int dmr_journal_check(const struct dmr_journal *j, bool ascending,
 			prev_id = id;
 			have_prev = true;
 			left--;
-			ids[nids++] = id;
+			ids[nids].epoch = epoch;
+			ids[nids++].id = id;
 			sum->completions++;
 			sum->by_op[r->comp.op & 15]++;
 			if (r->comp.status)
@@ -485,11 +497,12 @@ int dmr_journal_check(const struct dmr_journal *j, bool ascending,
 	if (left)
 		FAIL("journal ends with %zu completions of checkpoint %llu missing",
 		     left, (unsigned long long)ck);
-	qsort(ids, nids, sizeof(*ids), cmp_u64);
+	qsort(ids, nids, sizeof(*ids), cmp_epoch_id);
 	for (i = 1; i < nids; i++)
-		if (ids[i] == ids[i - 1])
-			FAIL("id %llu delivered twice",
-			     (unsigned long long)ids[i]);
+		if (!cmp_epoch_id(&ids[i], &ids[i - 1]))
+			FAIL("id %llu delivered twice (after %llu SET_NEXT_IDs)",
+			     (unsigned long long)ids[i].id,
+			     (unsigned long long)ids[i].epoch);
 	ret = 0;
 out:
 	free(ids);
