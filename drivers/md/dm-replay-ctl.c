@@ -122,7 +122,7 @@ static int dmr_detach(struct dmr_session *s, dev_t devt, bool all)
 static void dmr_collect(struct dmr_session *s, struct replay_c **rcs,
 			unsigned int *nrec, unsigned int *nrep)
 {
-	struct replay_c *rc;
+	struct replay_c *rc, **to;
 	unsigned int *n;
 
 	*nrec = 0;
@@ -131,11 +131,17 @@ static void dmr_collect(struct dmr_session *s, struct replay_c **rcs,
 	list_for_each_entry(rc, &dmr_targets, reg) {
 		if (rc->session != s || !rc->live)
 			continue;
-		n = rc->mode == DM_REPLAY_MODE_RECORD ? nrec : nrep;
+		if (rc->mode == DM_REPLAY_MODE_RECORD) {
+			to = rcs;
+			n = nrec;
+		} else {
+			to = rcs + DMR_MAX_ATTACH;
+			n = nrep;
+		}
 		if (WARN_ON_ONCE(*n >= DMR_MAX_ATTACH))
 			continue;
 		atomic_inc(&rc->busy);
-		rcs[(n == nrep ? DMR_MAX_ATTACH : 0) + (*n)++] = rc;
+		to[(*n)++] = rc;
 	}
 	mutex_unlock(&dmr_mutex);
 }
@@ -177,26 +183,22 @@ static int dmr_ioc_checkpoint(struct dmr_session *s, void __user *argp)
 	if (!nrec && !nrep)
 		goto out;
 
-	/* Most checkpoints find nothing held: dmr_checkpoint_empty(). */
+	timeout = msecs_to_jiffies(a.timeout_ms ?: DMR_DEFAULT_TIMEOUT_MS);
 	r = 0;
-	if (nrep || a.nr_records ||
-	    !dmr_checkpoint_empty(rcs, nrec, a.checkpoint)) {
-		timeout = msecs_to_jiffies(a.timeout_ms ?:
-					   DMR_DEFAULT_TIMEOUT_MS);
-		if (nrep || a.nr_records)
-			r = dmr_checkpoint_replay(rcs + DMR_MAX_ATTACH, nrep,
-						  &s->lock, a.checkpoint, exp,
-						  a.nr_records, timeout,
-						  a.flags & DM_REPLAY_CKPT_F_NOWAIT,
-						  &res);
-		if (!r && nrec) {
-			u64 held = res.held;
+	if (nrep || a.nr_records) {
+		r = dmr_checkpoint_replay(rcs + DMR_MAX_ATTACH, nrep, &s->lock,
+					  a.checkpoint, exp, a.nr_records,
+					  timeout,
+					  a.flags & DM_REPLAY_CKPT_F_NOWAIT,
+					  &res);
+	}
+	if (!r && nrec) {
+		u64 held = res.held;
 
-			r = dmr_checkpoint_record(rcs, nrec, &s->lock,
-						  a.checkpoint, &delivered);
-			res.delivered += delivered;
-			res.held = held;
-		}
+		r = dmr_checkpoint_record(rcs, nrec, &s->lock, a.checkpoint,
+					  &delivered);
+		res.delivered += delivered;
+		res.held = held;
 	}
 	/* A checkpoint that delivered nothing can be tried again. */
 	if (!r)

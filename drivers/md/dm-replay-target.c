@@ -536,10 +536,11 @@ static void dmr_raise_last_ckpt(struct replay_c *rc, u64 nr)
  * and needs neither ckpt_mutex nor the target lock: a completion held
  * while it runs waits for the next checkpoint, as if this one had come a
  * moment earlier.  Returns false, having changed nothing, when something
- * is held or @nr is not above a target's last checkpoint: then
- * dmr_checkpoint_record() decides.
+ * is held or @nr is not above a target's last checkpoint: then the full
+ * checkpoint, under ckpt_mutex, decides.
  */
-bool dmr_checkpoint_empty(struct replay_c **rcs, unsigned int n, u64 nr)
+static bool dmr_checkpoint_empty(struct replay_c **rcs, unsigned int n,
+				 u64 nr)
 {
 	unsigned int i;
 
@@ -670,6 +671,8 @@ int dmr_checkpoint_record(struct replay_c **rcs, unsigned int n,
 	*delivered = 0;
 	if (WARN_ON_ONCE(n > DMR_MAX_ATTACH))
 		return -EINVAL;
+	if (dmr_checkpoint_empty(rcs, n, nr))
+		return 0;
 
 	dmr_lock_ckpt(rcs, n, nest);
 	r = dmr_check_number(rcs, n, nr);

@@ -155,7 +155,6 @@ struct dmr_replay_result {
 	struct dm_replay_divergence first;
 };
 
-bool dmr_checkpoint_empty(struct replay_c **rcs, unsigned int n, u64 nr);
 int dmr_checkpoint_record(struct replay_c **rcs, unsigned int n,
 			  struct mutex *nest, u64 nr, u32 *delivered);
 int dmr_checkpoint_replay(struct replay_c **rcs, unsigned int n,
