@@ -8,7 +8,9 @@
  *   rc->lock and j->lock are never held together; no spinlock is held
  *   across bio_endio() or a bio submission.
  *   rc->last_ckpt only grows, by cmpxchg: an empty checkpoint raises it
- *   with no lock at all (dmr_checkpoint_empty()).
+ *   with no lock at all (dmr_ckpt_empty() in dm-replay-ctl.c), walking
+ *   the registry under RCU: a target leaves it with list_del_rcu() and is
+ *   freed after a grace period.
  *
  * How a completion is held.  map() submits its own clone of dm's bio to
  * the lower device; the clone lives in per-bio data, shares dm's bvecs
@@ -514,10 +516,10 @@ static int dmr_check_number(struct replay_c **rcs, unsigned int n, u64 nr)
 
 /*
  * rc->last_ckpt only grows.  It is checked under ckpt_mutex, but an empty
- * checkpoint raises it without that mutex (dmr_checkpoint_empty()), so
- * every writer raises it with cmpxchg.
+ * checkpoint raises it without that mutex (dmr_ckpt_empty()), so every
+ * writer raises it with cmpxchg.
  */
-static void dmr_raise_last_ckpt(struct replay_c *rc, u64 nr)
+void dmr_raise_last_ckpt(struct replay_c *rc, u64 nr)
 {
 	u64 old = READ_ONCE(rc->last_ckpt);
 
@@ -525,32 +527,15 @@ static void dmr_raise_last_ckpt(struct replay_c *rc, u64 nr)
 		;
 }
 
-/**
- * dmr_checkpoint_empty - the fast path of a record checkpoint
- * @rcs: record-mode targets, each with a reference held by the caller
- * @n: how many
- * @nr: the checkpoint number
- *
- * An emulator checkpoints far more often than completions arrive, so most
- * checkpoints find nothing held.  Such a checkpoint only moves the number,
- * and needs neither ckpt_mutex nor the target lock: a completion held
- * while it runs waits for the next checkpoint, as if this one had come a
- * moment earlier.  Returns false, having changed nothing, when something
- * is held or @nr is not above a target's last checkpoint: then the full
- * checkpoint, under ckpt_mutex, decides.
+/*
+ * May an empty checkpoint @nr pass @rc by?  Only if it is in record mode,
+ * holds nothing and @nr is above its last checkpoint.  Read without a
+ * lock: see dmr_ckpt_empty() in dm-replay-ctl.c.
  */
-static bool dmr_checkpoint_empty(struct replay_c **rcs, unsigned int n,
-				 u64 nr)
+bool dmr_nothing_held(struct replay_c *rc, u64 nr)
 {
-	unsigned int i;
-
-	for (i = 0; i < n; i++)
-		if (READ_ONCE(rcs[i]->nr_held) ||
-		    nr <= READ_ONCE(rcs[i]->last_ckpt))
-			return false;
-	for (i = 0; i < n; i++)
-		dmr_raise_last_ckpt(rcs[i], nr);
-	return true;
+	return rc->mode == DM_REPLAY_MODE_RECORD &&
+	       !READ_ONCE(rc->nr_held) && nr > READ_ONCE(rc->last_ckpt);
 }
 
 /*
@@ -671,8 +656,6 @@ int dmr_checkpoint_record(struct replay_c **rcs, unsigned int n,
 	*delivered = 0;
 	if (WARN_ON_ONCE(n > DMR_MAX_ATTACH))
 		return -EINVAL;
-	if (dmr_checkpoint_empty(rcs, n, nr))
-		return 0;
 
 	dmr_lock_ckpt(rcs, n, nest);
 	r = dmr_check_number(rcs, n, nr);
@@ -1248,7 +1231,7 @@ static void replay_dtr(struct dm_target *ti)
 
 	mutex_lock(&dmr_mutex);
 	if (!list_empty(&rc->reg))
-		list_del_init(&rc->reg);
+		list_del_rcu(&rc->reg);
 	dmr_session_drop(rc);
 	mutex_unlock(&dmr_mutex);
 	/* A checkpoint that found it before it left the registry. */
@@ -1262,7 +1245,7 @@ static void replay_dtr(struct dm_target *ti)
 	}
 	if (rc->dev)
 		dm_put_device(ti, rc->dev);
-	kfree(rc);
+	kfree_rcu(rc, rcu);
 }
 
 /*
@@ -1354,7 +1337,7 @@ static int replay_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		ti->error = "Cannot create the journal in debugfs";
 		goto bad;
 	}
-	list_add_tail(&rc->reg, &dmr_targets);
+	list_add_tail_rcu(&rc->reg, &dmr_targets);
 	mutex_unlock(&dmr_mutex);
 	dmr_write_header(rc);
 
@@ -1444,11 +1427,11 @@ static void replay_resume(struct dm_target *ti)
 	list_for_each_entry(other, &dmr_targets, reg) {
 		if (other != rc && other->devt == rc->devt &&
 		    other->ti->begin == ti->begin && other->live) {
-			other->live = false;
+			WRITE_ONCE(other->live, false);
 			dmr_session_transfer(other, rc);
 		}
 	}
-	rc->live = true;
+	WRITE_ONCE(rc->live, true);
 	mutex_unlock(&dmr_mutex);
 
 	dmr_raise_last_ckpt(rc, dmr_journal_last_ckpt(rc->journal));

@@ -7,6 +7,9 @@
  * Global locks:
  *   dmr_mutex    - the registry of targets and journals, and which session
  *                  a target is attached to.  Taken in process context only.
+ *                  The target list may also be read under RCU (writers use
+ *                  the _rcu list helpers and WRITE_ONCE() for session and
+ *                  live; a target is freed after a grace period).
  * Per target (struct replay_c):
  *   ckpt_mutex   - one checkpoint (ioctl or message) at a time.
  *   lock         - spinlock, irq-safe: the request lists, the id tree,
@@ -26,6 +29,7 @@
 #include <linux/list.h>
 #include <linux/mutex.h>
 #include <linux/rbtree.h>
+#include <linux/rculist.h>
 #include <linux/spinlock.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
@@ -102,10 +106,11 @@ struct replay_c {
 	dev_t devt;			/* of the dm device */
 	struct dmr_journal *journal;
 
-	/* Registry, under dmr_mutex. */
+	/* Registry, under dmr_mutex; also read under RCU (dm-replay-ctl.c). */
 	struct list_head reg;
 	struct dmr_session *session;
 	bool live;			/* resumed: the table in use */
+	struct rcu_head rcu;		/* freed after a grace period */
 	atomic_t busy;			/* checkpoints using it right now */
 
 	struct mutex ckpt_mutex;	/* one checkpoint at a time */
@@ -163,6 +168,8 @@ int dmr_checkpoint_replay(struct replay_c **rcs, unsigned int n,
 			  unsigned long timeout, bool nowait,
 			  struct dmr_replay_result *res);
 void dmr_detached(struct replay_c *rc);
+bool dmr_nothing_held(struct replay_c *rc, u64 nr);
+void dmr_raise_last_ckpt(struct replay_c *rc, u64 nr);
 u64 dmr_nr_held(struct replay_c *rc);
 bool dmr_target_idle(struct replay_c *rc);
 void dmr_journal_id_base(struct replay_c *rc, u64 next_id);
