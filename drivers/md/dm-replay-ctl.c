@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * dm-replay control device: /dev/dm-replay.  Each open file is a session
- * that attaches dm-replay devices and checkpoints them together.
+ * that attaches dm-replay devices and checkpoints them together.  Opening
+ * it needs CAP_SYS_ADMIN; the session's ioctls then need only the file,
+ * except SET_NEXT_ID, which changes every target.
  *
  * Locking: s->lock serializes the ioctls of one session.  Which session a
  * target is attached to (rc->session) is protected by dmr_mutex; a
@@ -376,9 +378,6 @@ static long dmr_ctl_ioctl(struct file *file, unsigned int cmd,
 	struct dm_replay_dev d;
 	long r;
 
-	if (!capable(CAP_SYS_ADMIN))
-		return -EPERM;
-
 	switch (cmd) {
 	case DM_REPLAY_IOC_VERSION:
 		memset(&v, 0, sizeof(v));
@@ -407,6 +406,9 @@ static long dmr_ctl_ioctl(struct file *file, unsigned int cmd,
 		mutex_unlock(&s->lock);
 		return r;
 	case DM_REPLAY_IOC_SET_NEXT_ID:
+		/* Not the session's state, but every target's. */
+		if (!capable(CAP_SYS_ADMIN))
+			return -EPERM;
 		return dmr_ioc_set_next_id(argp);
 	default:
 		return -ENOTTY;
@@ -435,6 +437,12 @@ static int dmr_ctl_open(struct inode *inode, struct file *file)
 {
 	struct dmr_session *s;
 
+	/*
+	 * The session carries the right: a privileged manager can open it and
+	 * pass it to an unprivileged emulator, as libvirt does for QEMU.
+	 */
+	if (!capable(CAP_SYS_ADMIN))
+		return -EPERM;
 	s = kzalloc(sizeof(*s), GFP_KERNEL);
 	if (!s)
 		return -ENOMEM;

@@ -144,7 +144,8 @@ union dm_replay_rec {
 };
 
 /*
- * Control device /dev/dm-replay.  Every ioctl needs CAP_SYS_ADMIN.
+ * Control device /dev/dm-replay.  Opening it needs CAP_SYS_ADMIN, and so
+ * does SET_NEXT_ID; the other ioctls need only the open file.
  * Devices are named by the dm device's dev_t (major:minor).
  */
 #define DM_REPLAY_IOCTL_TYPE	0xfd

@@ -73,8 +73,11 @@ DMR_EXPORT int dmr_session_open(struct dmr_session **sp, const char *path)
 	snprintf(s->path, sizeof(s->path), "%s", path);
 	s->fd = open(path, O_RDWR | O_CLOEXEC);
 	if (s->fd < 0) {
-		ret = dmr_err(NULL, errno, "open %s: %s%s", path, strerror(errno),
-			      errno == ENOENT ? " (is the dm-replay module loaded?)" : "");
+		int err = errno;
+
+		ret = dmr_err(NULL, err, "open %s: %s%s", path, strerror(err),
+			      err == ENOENT ? " (is the dm-replay module loaded?)" :
+			      err == EPERM ? " (opening it needs CAP_SYS_ADMIN)" : "");
 		free(s);
 		return ret;
 	}
