@@ -56,6 +56,10 @@ expect "negative number" 2 "--every: '-5' is not an unsigned number" "$dmr" chec
 expect "--first 0 refused" 2 "start at 1" "$dmr" checkpoint r0 --first 0
 expect "--spin with --every refused" 2 "--every and --spin exclude each other" "$dmr" checkpoint r0 --spin 100 --every 10
 expect "--spin over a minute refused" 2 "--spin 60000001: at most 60000000 us" "$dmr" checkpoint r0 --spin 60000001
+expect "--session-fd out of range" 2 "--session-fd 4294967296: not a file descriptor" "$dmr" checkpoint r0 --session-fd 4294967296
+expect "--session-fd not open" 1 "session fd 999: not an open file" "$dmr" checkpoint r0 --session-fd 999
+expect "--session-fd a regular file" 1 "session fd 0: not the dm-replay control device" "$dmr" checkpoint r0 --session-fd 0 <"$dmr"
+expect "--session-fd another device" 1 "VERSION on session fd 0: not the dm-replay control device \(ENOTTY\)" "$dmr" checkpoint r0 --session-fd 0 </dev/null
 expect "create: bad mode" 2 "mode 'bogus': must be record or replay" "$dmr" create r0 /dev/null bogus
 expect "create: DEV not a block device" 1 "BLKGETSIZE64 on /dev/null" "$dmr" create r0 /dev/null record
 expect "export: unknown format" 2 "unknown format 'svg'" "$dmr" export x --format=svg

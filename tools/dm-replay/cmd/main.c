@@ -21,7 +21,7 @@ static const struct subcmd subcmds[] = {
 	  "  -j, --json   one JSON object per target, one per line\n" },
 	{ "checkpoint", cmd_checkpoint,
 	  "NAME... [--every USEC|--spin USEC] [--count N|--until-signal] [--id-base N]\n"
-	  "    [--first N]",
+	  "    [--first N] [--session-fd FD]",
 	  "Checkpoint driver: attach the devices to a session and checkpoint\n"
 	  "whenever completions are held, until SIGINT/SIGTERM; then detach and\n"
 	  "print \"checkpoints=N delivered=N eagain=N\" on stderr.\n"
@@ -32,7 +32,9 @@ static const struct subcmd subcmds[] = {
 	  "  -c, --count N        stop after N checkpoints that delivered something\n"
 	  "  -u, --until-signal   run until SIGINT/SIGTERM (the default)\n"
 	  "  -i, --id-base N      set the next request id to N first\n"
-	  "  -f, --first N        number of the first checkpoint (default 1)\n" },
+	  "  -f, --first N        number of the first checkpoint (default 1)\n"
+	  "  -S, --session-fd FD  use the session open on FD, passed by whoever\n"
+	  "                       opened /dev/dm-replay: needs no CAP_SYS_ADMIN\n" },
 	{ "capture", cmd_capture, "NAME -o FILE",
 	  "Copy the journal of NAME from debugfs to FILE (\"-\": stdout) until\n"
 	  "SIGINT/SIGTERM, then drain the rest.  Progress on a terminal.\n"

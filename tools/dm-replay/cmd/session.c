@@ -2,6 +2,7 @@
 /* dmreplay checkpoint and replay: control sessions on /dev/dm-replay. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <time.h>
 #include <string.h>
@@ -10,14 +11,22 @@
 
 #include "dmreplay.h"
 
-/* Resolve and attach every name; on failure say which and close. */
-static int open_attach(struct dmr_session **s, char **names, int n, struct dmr_dev *devs)
+/*
+ * Open a session, or adopt the one in fd if fd >= 0, then resolve and
+ * attach every name (one attached already in an adopted session is no
+ * failure); on failure say which and close.
+ */
+static int open_attach(struct dmr_session **s, int fd, char **names, int n,
+		       struct dmr_dev *devs)
 {
-	if (dmr_session_open(s, NULL))
+	if (fd >= 0 ? dmr_session_open_fd(s, fd) : dmr_session_open(s, NULL))
 		return fail("%s", dmr_strerror());
 	for (int i = 0; i < n; i++) {
-		if (dmr_dev_resolve(names[i], &devs[i]) ||
-		    dmr_attach(*s, devs[i].dev)) {
+		int err = dmr_dev_resolve(names[i], &devs[i]);
+
+		if (!err)
+			err = dmr_attach(*s, devs[i].dev);
+		if (err && !(err == -EEXIST && fd >= 0)) {
 			fail("attach %s: %s", names[i], dmr_strerror());
 			dmr_session_close(*s);
 			return EXIT_FAIL;
@@ -58,8 +67,8 @@ static int issue(struct dmr_session *s, uint64_t *n, bool jump,
 }
 
 struct ckpt_opts {
-	uint64_t every_us, spin_us, count, id_base, first;
-	bool set_id, fixed;	/* fixed: --first given */
+	uint64_t every_us, spin_us, count, id_base, first, fd;
+	bool set_id, fixed, adopt;	/* fixed: --first given; adopt: --session-fd */
 };
 
 static int ckpt_opt(int c, const char *arg, void *ctx)
@@ -72,6 +81,7 @@ static int ckpt_opt(int c, const char *arg, void *ctx)
 	case 'c': return parse_u64(arg, "--count", &o->count);
 	case 'i': o->set_id = true; return parse_u64(arg, "--id-base", &o->id_base);
 	case 'f': o->fixed = true; return parse_u64(arg, "--first", &o->first);
+	case 'S': o->adopt = true; return parse_u64(arg, "--session-fd", &o->fd);
 	default: return 0;	/* 'u': the default */
 	}
 }
@@ -85,6 +95,7 @@ int cmd_checkpoint(int argc, char **argv)
 		{ "until-signal", no_argument, NULL, 'u' },
 		{ "id-base", required_argument, NULL, 'i' },
 		{ "first", required_argument, NULL, 'f' },
+		{ "session-fd", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' }, {}
 	};
 	struct ckpt_opts o = { .first = 1 };
@@ -94,7 +105,7 @@ int cmd_checkpoint(int argc, char **argv)
 	struct dmr_session *s;
 	struct dmr_dev *devs;
 
-	ret = parse_opts(argc, argv, "e:s:c:ui:f:", lo, ckpt_opt, &o, 1, -1);
+	ret = parse_opts(argc, argv, "e:s:c:ui:f:S:", lo, ckpt_opt, &o, 1, -1);
 	if (ret >= 0)
 		return ret;
 	if (!o.first)
@@ -104,10 +115,13 @@ int cmd_checkpoint(int argc, char **argv)
 	if (o.spin_us > 60000000)
 		return usage_err("--spin %llu: at most 60000000 us (a minute)",
 				 (unsigned long long)o.spin_us);
+	if (o.adopt && o.fd > INT_MAX)
+		return usage_err("--session-fd %llu: not a file descriptor",
+				 (unsigned long long)o.fd);
 	ndev = argc - optind;
 	devs = calloc(ndev, sizeof(*devs));
 	signals_setup(true);
-	if (!devs || open_attach(&s, argv + optind, ndev, devs))
+	if (!devs || open_attach(&s, o.adopt ? (int)o.fd : -1, argv + optind, ndev, devs))
 		return free(devs), EXIT_FAIL;
 	if (o.set_id && dmr_set_next_id(s, o.id_base)) {
 		ret = fail("%s", dmr_session_strerror(s));
@@ -371,7 +385,7 @@ int cmd_replay(int argc, char **argv)
 	if (find_base(j, &base))
 		return dmr_journal_close(j), EXIT_FAIL;
 	signals_setup(false);
-	if (open_attach(&r.s, argv + optind, 1, &r.dev))
+	if (open_attach(&r.s, -1, argv + optind, 1, &r.dev))
 		return dmr_journal_close(j), EXIT_FAIL;
 	if (dmr_set_next_id(r.s, base)) {
 		ret = fail("%s", dmr_session_strerror(r.s));

@@ -47,6 +47,13 @@ struct dmr_session;
 
 /* path NULL means DMR_CONTROL_PATH.  Checks the ABI version. */
 int dmr_session_open(struct dmr_session **sp, const char *path);
+/*
+ * A session opened elsewhere, e.g. by a privileged manager that passed
+ * it: opening needs CAP_SYS_ADMIN, using it does not.  Checks the ABI
+ * version.  On success the session owns fd; on failure it stays the
+ * caller's, open.
+ */
+int dmr_session_open_fd(struct dmr_session **sp, int fd);
 void dmr_session_close(struct dmr_session *s);
 const char *dmr_session_strerror(const struct dmr_session *s);
 /* The session fd: poll() reports POLLIN while attached targets hold. */

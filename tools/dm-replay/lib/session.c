@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -45,6 +46,8 @@ static const char *ioc_why(unsigned long req, int err)
 	case EINVAL: return req == DM_REPLAY_IOC_CHECKPOINT ?
 		"checkpoint number not greater than an earlier one" : "invalid argument";
 	case ENOLINK: return "nothing attached";
+	case ENOTTY: return req == DM_REPLAY_IOC_VERSION ?
+		"not the dm-replay control device" : "unknown ioctl";
 	case EAGAIN: return "journal full, read it and retry";
 	case ETIMEDOUT: return "expected requests did not complete in time";
 	default: return strerror(err);
@@ -57,8 +60,24 @@ static int do_ioctl(struct dmr_session *s, unsigned long req, void *arg,
 {
 	if (ioctl(s->fd, req, arg) >= 0)
 		return 0;
-	return dmr_err(s->err, errno, "%s %s on %s: %s (%s)", ioc_name(req), what,
-		       s->path, ioc_why(req, errno), strerrorname_np(errno));
+	return dmr_err(s->err, errno, "%s%s%s on %s: %s (%s)", ioc_name(req),
+		       *what ? " " : "", what, s->path, ioc_why(req, errno),
+		       strerrorname_np(errno));
+}
+
+/* Check the ABI version of the session in s->fd. */
+static int session_check(struct dmr_session *s)
+{
+	int ret;
+
+	ret = do_ioctl(s, DM_REPLAY_IOC_VERSION, &s->version, "");
+	if (!ret && (s->version.abi != DM_REPLAY_VERSION ||
+		     s->version.record_size != DM_REPLAY_RECORD_SIZE))
+		ret = dmr_err(NULL, EPROTO, "%s: ABI version %u record size %u, "
+			      "this library knows version %u record size %u", s->path,
+			      s->version.abi, s->version.record_size,
+			      DM_REPLAY_VERSION, DM_REPLAY_RECORD_SIZE);
+	return ret;
 }
 
 DMR_EXPORT int dmr_session_open(struct dmr_session **sp, const char *path)
@@ -81,15 +100,34 @@ DMR_EXPORT int dmr_session_open(struct dmr_session **sp, const char *path)
 		free(s);
 		return ret;
 	}
-	ret = do_ioctl(s, DM_REPLAY_IOC_VERSION, &s->version, "");
-	if (!ret && (s->version.abi != DM_REPLAY_VERSION ||
-		     s->version.record_size != DM_REPLAY_RECORD_SIZE))
-		ret = dmr_err(NULL, EPROTO, "%s: ABI version %u record size %u, "
-			      "this library knows version %u record size %u", path,
-			      s->version.abi, s->version.record_size,
-			      DM_REPLAY_VERSION, DM_REPLAY_RECORD_SIZE);
+	ret = session_check(s);
 	if (ret) {
 		dmr_session_close(s);
+		return ret;
+	}
+	*sp = s;
+	return 0;
+}
+
+DMR_EXPORT int dmr_session_open_fd(struct dmr_session **sp, int fd)
+{
+	struct dmr_session *s;
+	struct stat st;
+	int ret;
+
+	*sp = NULL;
+	if (fd < 0 || fstat(fd, &st))
+		return dmr_err(NULL, EBADF, "session fd %d: not an open file", fd);
+	if (!S_ISCHR(st.st_mode))
+		return dmr_err(NULL, ENOTTY, "session fd %d: not the dm-replay control device", fd);
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return dmr_err(NULL, ENOMEM, "out of memory");
+	snprintf(s->path, sizeof(s->path), "session fd %d", fd);
+	s->fd = fd;
+	ret = session_check(s);
+	if (ret) {
+		free(s);
 		return ret;
 	}
 	*sp = s;

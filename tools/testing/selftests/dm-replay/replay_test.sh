@@ -168,7 +168,8 @@ shapes() { # journal with_ids
 crcs() { "$DMR_TOOL" dump "$1" | awk '$1 == "R" { print $3, $NF }'; }
 
 # Sections to run (all by default): faithful overlaps divergence data status
-SECTIONS=" ${DMR_REPLAY_SECTIONS:-faithful overlaps divergence data status} "
+# unprivileged
+SECTIONS=" ${DMR_REPLAY_SECTIONS:-faithful overlaps divergence data status unprivileged} "
 want() { [[ $SECTIONS == *" $1 "* ]]; }
 
 # ---- faithful replay, several workloads, several times -------------------
@@ -358,5 +359,48 @@ else
 		tap_fail replay.divergence.status "recording over linear failed"
 	fi
 	dm_remove "$LOW"
+fi
+
+# unprivileged: a manager opens the session; the checkpoint driver runs
+# without CAP_SYS_ADMIN on the file it inherits (--session-fd).
+nocap=(setpriv --inh-caps=-sys_admin --bounding-set=-sys_admin --)
+if ! want unprivileged; then
+	:
+elif ! have_cmd setpriv; then
+	tap_skip replay.unprivileged_driver "setpriv (util-linux) not installed"
+elif ! dm_create "$NAME" "0 $LEN replay $DMR_RAM0 0 record"; then
+	tap_fail replay.unprivileged_driver "create failed"
+else
+	rc=0
+	"${nocap[@]}" "$DMREPLAY" checkpoint "$NAME" --count 1 >"$S/np.open" 2>&1 || rc=$?
+	if ((rc != 1)) || ! grep -q "opening it needs CAP_SYS_ADMIN" "$S/np.open"; then
+		tap_fail replay.unprivileged_driver "without CAP_SYS_ADMIN, opening a session: exit $rc, $(tail -1 "$S/np.open")"
+	else
+		"${nocap[@]}" "$DMREPLAY" checkpoint "$NAME" --session-fd 3 --count 1 \
+			3<>/dev/dm-replay 2>"$S/np.ckpt" &
+		ck=$!
+		bg=("$ck")
+		dd if="/dev/mapper/$NAME" of=/dev/null bs=4k count=1 iflag=direct status=none &
+		dd=$!
+		for _ in $(seq 200); do kill -0 "$ck" 2>/dev/null || break; sleep 0.1; done
+		rc=0
+		if kill -0 "$ck" 2>/dev/null; then
+			rc=timeout
+			stop_bg "$ck"
+		else
+			wait "$ck" || rc=$?
+		fi
+		bg=()
+		for _ in $(seq 50); do kill -0 "$dd" 2>/dev/null || break; sleep 0.1; done
+		kill -0 "$dd" 2>/dev/null && rc="$rc, dd still waiting"
+		dm_remove "$NAME"	# delivers what is still held: dd ends
+		wait "$dd"
+		if [[ $rc == 0 ]] && grep -q "delivered=1 " "$S/np.ckpt"; then
+			tap_ok replay.unprivileged_driver
+		else
+			tap_fail replay.unprivileged_driver "driver on an inherited session: exit $rc, $(tail -2 "$S/np.ckpt")"
+		fi
+	fi
+	dm_remove "$NAME"
 fi
 exit 0
