@@ -13,6 +13,12 @@
  *   ckpt-bench hold DEV -k K [--bs BYTES] [--before CMD] [--during CMD]
  *	Run CMD before submitting, make K completions held, run CMD
  *	again while they are held, then deliver them (for memory deltas).
+ *   ckpt-bench emu DEV -k QD [--iters N] [--bs BYTES] [--plain]
+ *	An emulator's I/O thread: keep QD random O_DIRECT reads in flight
+ *	through native AIO and, in the same thread, checkpoint before every
+ *	reap, as an emulator's main loop would (no second process, so no
+ *	wakeup crosses CPUs).  Runs N requests.  --plain: no session and no
+ *	checkpoint, for the same loop on dm-linear.
  *   ckpt-bench pingpong [--iters N] [--reps R] [--cpu C]
  *	Round trip between two processes over pipes (one wakeup each way):
  *	the least one checkpoint-driver cycle costs (the I/O submitter wakes
@@ -329,6 +335,7 @@ static uint64_t deliver_all(struct sess *s, long k)
 struct opts {
 	long iters, reps, k, cpu;
 	size_t bs;
+	bool plain;
 	const char *before, *during;
 };
 
@@ -342,12 +349,13 @@ static void parse(int argc, char **argv, struct opts *o, const char **dev)
 		{ "before", required_argument, NULL, 'B' },
 		{ "during", required_argument, NULL, 'D' },
 		{ "cpu", required_argument, NULL, 'c' },
+		{ "plain", no_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "n:r:k:b:B:D:c:h", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "n:r:k:b:B:D:c:ph", lo, NULL)) != -1) {
 		char *end;
 		long v = 0;
 
@@ -370,6 +378,7 @@ static void parse(int argc, char **argv, struct opts *o, const char **dev)
 			break;
 		case 'B': o->before = optarg; break;
 		case 'D': o->during = optarg; break;
+		case 'p': o->plain = true; break;
 		case 'c':
 			errno = 0;
 			o->cpu = strtol(optarg, &end, 10);
@@ -380,10 +389,11 @@ static void parse(int argc, char **argv, struct opts *o, const char **dev)
 			printf("Usage: %s empty DEV [--iters N] [--reps R]\n"
 			       "       %s held DEV -k K [--reps R] [--bs BYTES]\n"
 			       "       %s hold DEV -k K [--bs BYTES] [--before CMD] [--during CMD]\n"
+			       "       %s emu DEV -k QD [--iters N] [--bs BYTES] [--plain]\n"
 			       "       %s pingpong [--iters N] [--reps R] [--cpu C]\n"
 			       "Checkpoint-cost microbenchmarks on dm-replay device DEV\n"
 			       "(/dev/mapper/NAME, a record-mode target); JSON on stdout.\n",
-			       prog, prog, prog, prog);
+			       prog, prog, prog, prog, prog);
 			exit(0);
 		default:
 			exit(2);
@@ -529,6 +539,85 @@ static int cmd_hold(const char *dev, struct opts *o)
 	return 0;
 }
 
+static uint64_t xorshift64(uint64_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 7;
+	*x ^= *x << 17;
+	return *x;
+}
+
+/* Point iocb i at a random bs-aligned offset of the device. */
+static void emu_aim(struct aio *a, long i, uint64_t *seed)
+{
+	a->cbs[i].aio_offset = (int64_t)(xorshift64(seed) % (a->dev_bytes / a->bs) * a->bs);
+}
+
+/*
+ * An emulator's I/O thread: submit, checkpoint, reap, resubmit, all in
+ * one thread.  Completions that are not held yet when the checkpoint
+ * runs (an asynchronous lower device) are picked up by the next one.
+ */
+static int cmd_emu(const char *dev, struct opts *o)
+{
+	struct dm_replay_checkpoint ck;
+	struct aio a = { 0 };
+	uint64_t seed = 0x9e3779b97f4a7c15ULL, t0, t, done = 0, ckpts = 0;
+	uint64_t delivered = 0, full = 0;
+	struct sess s;
+	long k = o->k, n, i;
+
+	if (!o->plain)
+		sess_open(&s, dev);
+	aio_setup_k(&a, dev, k, o->bs);
+	for (i = 0; i < k; i++)
+		emu_aim(&a, i, &seed);
+	t0 = now_ns();
+	aio_submit_all(&a);
+	while (done < (uint64_t)o->iters) {
+		if (!o->plain) {
+			int d = checkpoint(&s, &ck);
+
+			if (d < 0 && errno != EAGAIN)
+				die("CHECKPOINT: %s", strerror(errno));
+			full += d < 0;
+			ckpts += d > 0;
+			delivered += d > 0 ? (uint64_t)d : 0;
+		}
+		n = syscall(SYS_io_getevents, a.ctx, o->plain ? 1 : 0, k, a.ev, NULL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			die("io_getevents: %s", strerror(errno));
+		for (i = 0; i < n; i++) {
+			struct iocb *cb = (struct iocb *)(uintptr_t)a.ev[i].obj;
+
+			if (a.ev[i].res != (int64_t)a.bs)
+				die("a read returned %lld, expected %zu",
+				    (long long)a.ev[i].res, a.bs);
+			emu_aim(&a, cb - a.cbs, &seed);
+			a.cbp[i] = cb;
+		}
+		done += (uint64_t)n;
+		for (i = 0; i < n;) {
+			long m = syscall(SYS_io_submit, a.ctx, n - i, a.cbp + i);
+
+			if (m <= 0)
+				die("io_submit: %s", m < 0 ? strerror(errno) : "submitted nothing");
+			i += m;
+		}
+	}
+	t = now_ns() - t0;
+	if (!o->plain)
+		deliver_all(&s, k);
+	aio_reap_all(&a);
+	printf("{\"qd\":%ld,\"bs\":%zu,\"requests\":%" PRIu64 ",\"ns\":%" PRIu64
+	       ",\"iops\":%.1f,\"checkpoints\":%" PRIu64 ",\"per_checkpoint\":%.2f"
+	       ",\"journal_full\":%" PRIu64 "}\n", k, o->bs, done, t, done * 1e9 / (double)t,
+	       ckpts, ckpts ? (double)delivered / (double)ckpts : 0.0, full);
+	return 0;
+}
+
 static void pin(long cpu)
 {
 	cpu_set_t set;
@@ -587,7 +676,7 @@ int main(int argc, char **argv)
 	const char *dev, *cmd;
 
 	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-		printf("Usage: %s empty|held|hold DEV [OPTION...] | pingpong [OPTION...]; %s empty --help\n",
+		printf("Usage: %s empty|held|hold|emu DEV [OPTION...] | pingpong [OPTION...]; %s empty --help\n",
 		       prog, prog);
 		return argc < 2 ? 2 : 0;
 	}
@@ -603,5 +692,7 @@ int main(int argc, char **argv)
 		return cmd_held(dev, &o);
 	if (!strcmp(cmd, "hold"))
 		return cmd_hold(dev, &o);
-	die("unknown command '%s' (empty, held, hold or pingpong)", cmd);
+	if (!strcmp(cmd, "emu"))
+		return cmd_emu(dev, &o);
+	die("unknown command '%s' (empty, held, hold, emu or pingpong)", cmd);
 }
