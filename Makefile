@@ -72,7 +72,7 @@ demo:
 
 check-debug:
 	@if [ -x scripts/check-debug ]; then \
-		scripts/setup && scripts/check-debug; \
+		scripts/setup && $(MAKE) tools selftests && scripts/check-debug; \
 	else \
 		echo "make: scripts/check-debug not found" >&2; exit 1; \
 	fi
