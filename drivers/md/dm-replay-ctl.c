@@ -162,9 +162,8 @@ struct dmr_ckpt_args {
 /*
  * Most checkpoints are empty, and for them the user copies are a good
  * part of the cost, so they are done field by field in one user access
- * window rather than with copy_from_user() and copy_to_user() of the
- * struct, whose hardened-usercopy checks and byte loops cost more than
- * the rest of an empty checkpoint (see bench/README.md).
+ * window: cheaper than copy_from_user() and copy_to_user() of the struct
+ * with their hardened-usercopy checks (see bench/README.md).
  */
 static int dmr_get_ckpt_args(const struct dm_replay_checkpoint __user *u,
 			     struct dmr_ckpt_args *a)
@@ -233,9 +232,10 @@ static bool dmr_attached(struct replay_c *rc, struct dmr_session *s)
  * had come a moment earlier.  It needs no reference on the targets
  * either, since it touches nothing outside struct replay_c, which is
  * freed after a grace period.  Targets are attached and detached under
- * s->lock, so only a reload, moving the session from a target to its
- * successor, can change between the two walks; the successor then gets
- * its number raised too, which is harmless.
+ * s->lock, so only a reload (the session moves from a target to its
+ * successor) or a removal can change them between the two walks: a
+ * successor gets its number raised too and a removed target does not,
+ * both harmless, since the number only orders later checkpoints.
  *
  * Returns 0 if the checkpoint is done, -EAGAIN if the full checkpoint must
  * decide (something is held, a replay target, a number not above a
