@@ -118,6 +118,12 @@ static int dmr_detach(struct dmr_session *s, dev_t devt, bool all)
 	return n ? 0 : -ENOENT;
 }
 
+/* @rc is attached to @s and in use.  Under dmr_mutex or RCU. */
+static bool dmr_attached(struct replay_c *rc, struct dmr_session *s)
+{
+	return READ_ONCE(rc->session) == s && READ_ONCE(rc->live);
+}
+
 /*
  * Collect the live targets attached to @s and take a reference on each:
  * the record-mode ones in @rcs[0..*nrec), the replay-mode ones in
@@ -133,7 +139,7 @@ static void dmr_collect(struct dmr_session *s, struct replay_c **rcs,
 	*nrep = 0;
 	mutex_lock(&dmr_mutex);
 	list_for_each_entry(rc, &dmr_targets, reg) {
-		if (rc->session != s || !rc->live)
+		if (!dmr_attached(rc, s))
 			continue;
 		if (rc->mode == DM_REPLAY_MODE_RECORD) {
 			to = rcs;
@@ -211,12 +217,6 @@ static int dmr_put_ckpt_result(struct dm_replay_checkpoint __user *u,
 efault:
 	user_write_access_end();
 	return -EFAULT;
-}
-
-/* @rc is attached to @s and in use.  Under dmr_mutex or RCU. */
-static bool dmr_attached(struct replay_c *rc, struct dmr_session *s)
-{
-	return READ_ONCE(rc->session) == s && READ_ONCE(rc->live);
 }
 
 /**
