@@ -226,7 +226,7 @@ efault:
  *
  * An emulator checkpoints far more often than completions arrive, so most
  * checkpoints find nothing held.  If every target of @s is in record mode
- * and holds nothing (dmr_nothing_held()), the checkpoint only raises their
+ * and holds nothing, below @nr (dmr_may_skip()), it only raises their
  * last_ckpt.  That needs neither ckpt_mutex nor a target lock: a
  * completion held meanwhile waits for the next checkpoint, as if this one
  * had come a moment earlier.  It needs no reference on the targets
@@ -251,7 +251,7 @@ static int dmr_ckpt_empty(struct dmr_session *s, u64 nr)
 	list_for_each_entry_rcu(rc, &dmr_targets, reg) {
 		if (!dmr_attached(rc, s))
 			continue;
-		if (!dmr_nothing_held(rc, nr))
+		if (!dmr_may_skip(rc, nr))
 			goto out;
 		any = true;
 	}

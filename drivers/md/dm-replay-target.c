@@ -532,7 +532,7 @@ void dmr_raise_last_ckpt(struct replay_c *rc, u64 nr)
  * holds nothing and @nr is above its last checkpoint.  Read without a
  * lock: see dmr_ckpt_empty() in dm-replay-ctl.c.
  */
-bool dmr_nothing_held(struct replay_c *rc, u64 nr)
+bool dmr_may_skip(struct replay_c *rc, u64 nr)
 {
 	return rc->mode == DM_REPLAY_MODE_RECORD &&
 	       !READ_ONCE(rc->nr_held) && nr > READ_ONCE(rc->last_ckpt);

@@ -168,7 +168,7 @@ int dmr_checkpoint_replay(struct replay_c **rcs, unsigned int n,
 			  unsigned long timeout, bool nowait,
 			  struct dmr_replay_result *res);
 void dmr_detached(struct replay_c *rc);
-bool dmr_nothing_held(struct replay_c *rc, u64 nr);
+bool dmr_may_skip(struct replay_c *rc, u64 nr);
 void dmr_raise_last_ckpt(struct replay_c *rc, u64 nr);
 u64 dmr_nr_held(struct replay_c *rc);
 bool dmr_target_idle(struct replay_c *rc);
