@@ -7,9 +7,19 @@
  * Locking: dmr_mutex protects dmr_journals and each journal's users
  * count.  j->lock (irq-safe; completions may be journaled from a bio's
  * end_io) serializes writers of the relay buffer and protects seq, bytes,
- * lost and reserved.  The relay reader never takes j->lock: a record is
- * copied into the buffer before the write offset moves past it, so the
- * reader never sees half a record.
+ * lost and reserved.  It also protects the relay buffer's positions
+ * (subbufs_produced, offset, data, padding, subbufs_consumed,
+ * bytes_consumed), which the journal file's read() takes it to find and
+ * to consume what it reads.  read() copies the bytes themselves without
+ * it: relay never overwrites a sub-buffer that is not consumed.  Readers
+ * of one file are serialized by its inode lock, as in relay.
+ *
+ * The journal file is not relay's read(): relay_file_read() reads the
+ * positions without the writer's lock, and when a sub-buffer switch lands
+ * between two of its loads it moves the read position back a whole
+ * buffer and returns a sub-buffer the writer has not refilled yet (seen
+ * with two sub-buffers and a reader that was caught up).  Open, poll and
+ * release are relay's; debugfs passes nothing else on.
  *
  * Space: relay never overwrites what the reader has not consumed (the
  * subbuf_start callback refuses a full buffer).  The journal computes the
@@ -30,13 +40,15 @@
 static struct dentry *dmr_debugfs_root;
 static LIST_HEAD(dmr_journals);
 
+static const struct file_operations dmr_journal_fops;
+
 static struct dentry *dmr_create_buf_file(const char *filename,
 					  struct dentry *parent, umode_t mode,
 					  struct rchan_buf *buf, int *is_global)
 {
 	*is_global = 1;
 	return debugfs_create_file("journal", 0400, parent, buf,
-				   &relay_file_operations);
+				   &dmr_journal_fops);
 }
 
 static int dmr_remove_buf_file(struct dentry *dentry)
@@ -73,14 +85,114 @@ static struct rchan_buf *dmr_buf(struct dmr_journal *j)
 	return *per_cpu_ptr(j->chan->buf, 0);
 }
 
+/*
+ * Mark the reader's sub-buffer consumed if it has read all of it and the
+ * writer has left it.  The reader cannot do that itself while the writer
+ * is still in it, so this runs on both sides.  Called with j->lock held.
+ */
+static void dmr_retire_read(struct dmr_journal *j, struct rchan_buf *buf)
+{
+	size_t idx = buf->subbufs_consumed % j->n_subbufs;
+
+	if (buf->subbufs_consumed != buf->subbufs_produced &&
+	    buf->bytes_consumed >= j->subbuf_size - buf->padding[idx]) {
+		buf->subbufs_consumed++;
+		buf->bytes_consumed = 0;
+	}
+}
+
+/*
+ * Bytes the reader may copy now, from *pos in the buffer.  Called with
+ * j->lock held.
+ */
+static size_t dmr_readable(struct dmr_journal *j, struct rchan_buf *buf,
+			   size_t *pos)
+{
+	size_t size = j->subbuf_size;
+	size_t idx, end;
+
+	dmr_retire_read(j, buf);
+	idx = buf->subbufs_consumed % j->n_subbufs;
+	if (buf->subbufs_consumed != buf->subbufs_produced)
+		end = size - buf->padding[idx];	/* a finished sub-buffer */
+	else if (buf->offset <= size)
+		end = buf->offset;		/* the one being written */
+	else
+		end = 0;			/* a refused switch: none */
+	*pos = idx * size + buf->bytes_consumed;
+	return end > buf->bytes_consumed ? end - buf->bytes_consumed : 0;
+}
+
+static ssize_t dmr_journal_read(struct file *filp, char __user *ubuf,
+				size_t count, loff_t *ppos)
+{
+	struct rchan_buf *buf = filp->private_data;
+	struct dmr_journal *j = buf->chan->private_data;
+	struct inode *inode = file_inode(filp);
+	ssize_t done = 0;
+
+	inode_lock(inode);
+	while (count) {
+		unsigned long flags;
+		size_t pos, n;
+
+		spin_lock_irqsave(&j->lock, flags);
+		n = min(count, dmr_readable(j, buf, &pos));
+		spin_unlock_irqrestore(&j->lock, flags);
+		if (!n)
+			break;
+		if (copy_to_user(ubuf + done, buf->start + pos, n)) {
+			if (!done)
+				done = -EFAULT;
+			break;
+		}
+		spin_lock_irqsave(&j->lock, flags);
+		buf->bytes_consumed += n;
+		spin_unlock_irqrestore(&j->lock, flags);
+		done += n;
+		count -= n;
+	}
+	inode_unlock(inode);
+	if (done > 0)
+		*ppos += done;
+	return done;
+}
+
+static int dmr_journal_open(struct inode *inode, struct file *filp)
+{
+	return relay_file_operations.open(inode, filp);
+}
+
+static __poll_t dmr_journal_poll(struct file *filp, poll_table *wait)
+{
+	return relay_file_operations.poll(filp, wait);
+}
+
+static int dmr_journal_release(struct inode *inode, struct file *filp)
+{
+	return relay_file_operations.release(inode, filp);
+}
+
+static const struct file_operations dmr_journal_fops = {
+	.owner		= THIS_MODULE,
+	.open		= dmr_journal_open,
+	.poll		= dmr_journal_poll,
+	.read		= dmr_journal_read,
+	.llseek		= no_llseek,
+	.release	= dmr_journal_release,
+};
+
 /* Records that still fit in the buffer.  Called with j->lock held. */
 static u64 dmr_room(struct dmr_journal *j)
 {
 	struct rchan_buf *buf = dmr_buf(j);
 	size_t size = j->subbuf_size;
-	size_t ready = buf->subbufs_produced - READ_ONCE(buf->subbufs_consumed);
+	size_t ready;
 	u64 per = size / REC_SIZE;
 	u64 room;
+
+	dmr_retire_read(j, buf);
+	ready = buf->subbufs_produced - buf->subbufs_consumed;
 
 	if (buf->offset > size) {
 		/* The last switch was refused: the next one retries it. */
@@ -184,15 +296,15 @@ void dmr_journal_emit(struct dmr_journal *j, union dm_replay_rec *rec,
 		return;
 	}
 
-	if (buf->offset + REC_SIZE > size &&
-	    !relay_switch_subbuf(buf, REC_SIZE)) {
-		j->lost++;
-		return;
+	if (buf->offset + REC_SIZE > size) {
+		dmr_retire_read(j, buf);
+		if (!relay_switch_subbuf(buf, REC_SIZE)) {
+			j->lost++;
+			return;
+		}
 	}
 	memcpy(buf->data + buf->offset, rec, REC_SIZE);
-	/* Publish the record only once it is complete. */
-	smp_wmb();
-	WRITE_ONCE(buf->offset, buf->offset + REC_SIZE);
+	buf->offset += REC_SIZE;
 	j->bytes += REC_SIZE;
 }
 

@@ -9,8 +9,12 @@
  * or data mismatch, no errno outside the contract, every held request
  * returned, every journal whole and equal to what its target delivered.
  *
- * Last, the module: rmmod is refused while a dm-replay device exists and
- * while /dev/dm-replay is open, works after, and the module loads again.
+ * A reader spinning on a tiny journal while checkpoints fill it gets every
+ * record once, in order.
+ *
+ * Last, the module: rmmod is refused while a dm-replay device exists,
+ * while a journal file is open (even after its device is gone) and while
+ * /dev/dm-replay is open, works after, and the module loads again.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -343,6 +347,146 @@ TEST_F_TIMEOUT(conc, sessions_threads_removal, 900)
 	}
 }
 
+/*
+ * A reader that never sleeps, on a journal of two 4 KiB sub-buffers, while
+ * checkpoints fill it: the reader is nearly always caught up when the
+ * writer switches sub-buffers.  Every record must come out once, in
+ * order.  relay_file_read() (kernel/relay.c) reads the writer's positions
+ * without its lock and, in this race, moves the read position back a
+ * whole buffer: the reader gets a sub-buffer the writer has not yet
+ * refilled.
+ */
+struct spin {
+	struct dmr_dev d;
+	int fd, ctl;
+	struct dmr_journal j;
+	atomic_int stop_io, stop;
+	atomic_ullong ios, reads, ckpts, io_err, jerr;
+};
+
+static void *spin_io(void *arg)
+{
+	struct spin *S = arg;
+	char *b;
+	off_t off = 0;
+
+	if (posix_memalign((void **)&b, 4096, 4096))
+		return NULL;
+	memset(b, 0x5a, 4096);
+	while (!atomic_load(&S->stop_io)) {
+		if (pwrite(S->fd, b, 4096, off) != 4096) {
+			atomic_fetch_add(&S->io_err, 1);
+			break;
+		}
+		off = (off + 4096) % (512 * 4096);
+		atomic_fetch_add(&S->ios, 1);
+	}
+	free(b);
+	return NULL;
+}
+
+static void *spin_ck(void *arg)
+{
+	struct spin *S = arg;
+	uint64_t n = 1;
+
+	while (!atomic_load(&S->stop)) {
+		int r = dmr_checkpoint(S->ctl, n++, NULL);
+
+		if (!r)
+			atomic_fetch_add(&S->ckpts, 1);
+		else if (r != -EAGAIN)
+			atomic_store(&S->jerr, 1);
+	}
+	return NULL;
+}
+
+static void *spin_reader(void *arg)
+{
+	struct spin *S = arg;
+
+	while (!atomic_load(&S->stop)) {
+		if (dmr_journal_drain(&S->j) < 0)
+			atomic_store(&S->jerr, 1);
+		atomic_fetch_add(&S->reads, 1);
+	}
+	return NULL;
+}
+
+FIXTURE(journal) {
+	struct spin s;
+};
+
+FIXTURE_SETUP(journal)
+{
+	const char *why = dmr_prereq_missing();
+
+	memset(&self->s, 0, sizeof(self->s));
+	self->s.fd = self->s.ctl = -1;
+	self->s.j.fd = -1;
+	if (why)
+		SKIP(return, "%s", why);
+	dmr_remove("dmrc_spin");
+	ASSERT_EQ(0, dmr_create(&self->s.d, "dmrc_spin", dmr_ram(0), 8192,
+				"record", "4 subbuf_size 4096 n_subbufs 2"));
+	self->s.fd = open(self->s.d.path, O_RDWR | O_DIRECT | O_CLOEXEC);
+	ASSERT_LE(0, self->s.fd);
+	ASSERT_EQ(0, dmr_journal_open(&self->s.j, self->s.d.jpath));
+	self->s.ctl = dmr_ctl_open();
+	ASSERT_LE(0, self->s.ctl);
+}
+
+FIXTURE_TEARDOWN(journal)
+{
+	if (self->s.ctl >= 0)
+		close(self->s.ctl);
+	if (self->s.j.fd > 0)
+		dmr_journal_close(&self->s.j);
+	if (self->s.fd >= 0)
+		close(self->s.fd);
+	dmr_remove("dmrc_spin");
+}
+
+TEST_F_TIMEOUT(journal, reader_spins_across_switches, 600)
+{
+	const char *env = getenv("DMR_CONC_SECONDS");
+	int secs = env ? atoi(env) : 20, i;
+	struct spin *S = &self->s;
+	pthread_t io[4], ck, rd;
+	struct dmr_status st;
+	struct dmr_jsum sum;
+	char err[256];
+
+	ASSERT_EQ(0, dmr_attach(S->ctl, &S->d));
+	ASSERT_EQ(0, pthread_create(&rd, NULL, spin_reader, S));
+	ASSERT_EQ(0, pthread_create(&ck, NULL, spin_ck, S));
+	for (i = 0; i < 4; i++)
+		ASSERT_EQ(0, pthread_create(&io[i], NULL, spin_io, S));
+	dmr_msleep(secs * 1000);
+	atomic_store(&S->stop_io, 1);
+	/* the writers wait for their last checkpoint */
+	for (i = 0; i < 4; i++)
+		pthread_join(io[i], NULL);
+	atomic_store(&S->stop, 1);
+	pthread_join(ck, NULL);
+	pthread_join(rd, NULL);
+
+	ASSERT_EQ(0, dmr_status(S->d.name, &st));
+	ASSERT_LE(0, dmr_journal_drain(&S->j));
+	TH_LOG("%d s: %llu writes, %llu checkpoints, %llu reads, %zu records, %llu lost",
+	       secs, S->ios, S->ckpts, S->reads, S->j.n,
+	       (unsigned long long)st.journal_lost);
+	EXPECT_EQ(0, S->io_err);
+	EXPECT_EQ(0, S->jerr);
+	EXPECT_LT(1000, S->j.n) TH_LOG("too few records to cross sub-buffers");
+	EXPECT_EQ(0, st.held);
+	EXPECT_EQ(0, st.journal_lost);
+	EXPECT_EQ(0, dmr_journal_check(&S->j, true, &sum, err, sizeof(err)))
+		TH_LOG("%s", err);
+	EXPECT_EQ(st.delivered, sum.completions);
+	EXPECT_EQ(S->ios, sum.completions);
+}
+
 /* Is the loaded module's build id that of this .ko? */
 static int find_ko(char *path, size_t len)
 {
@@ -365,7 +509,7 @@ TEST(module_unload_refused_while_in_use)
 	const char *why = dmr_prereq_missing();
 	struct dmr_dev d;
 	char ko[512];
-	int ctl;
+	int ctl, jfd;
 
 	if (why)
 		SKIP(return, "%s", why);
@@ -376,9 +520,15 @@ TEST(module_unload_refused_while_in_use)
 	ASSERT_EQ(0, dmr_sh("! dmsetup table 2>/dev/null | grep -q ' replay '"))
 		TH_LOG("other dm-replay devices exist");
 	ASSERT_EQ(0, dmr_create(&d, "dmrc_u", dmr_ram(0), 1024, "record", NULL));
+	jfd = open(d.jpath, O_RDONLY | O_CLOEXEC);
+	ASSERT_LE(0, jfd);
 	EXPECT_NE(0, dmr_sh("rmmod dm_replay 2>/dev/null")) TH_LOG("rmmod with a device");
 	ASSERT_EQ(0, access("/sys/module/dm_replay", F_OK));
 	ASSERT_EQ(0, dmr_remove("dmrc_u"));
+	/* The journal's file operations are the module's. */
+	EXPECT_NE(0, dmr_sh("rmmod dm_replay 2>/dev/null")) TH_LOG("rmmod with a journal file open");
+	ASSERT_EQ(0, access("/sys/module/dm_replay", F_OK));
+	close(jfd);
 	ctl = dmr_ctl_open();
 	ASSERT_LE(0, ctl);
 	EXPECT_NE(0, dmr_sh("rmmod dm_replay 2>/dev/null")) TH_LOG("rmmod with the control device open");
