@@ -186,7 +186,8 @@ static int dmr_get_ckpt_args(const struct dm_replay_checkpoint __user *u,
 	unsafe_get_user(reserved, &u->reserved, efault);
 	user_read_access_end();
 
-	if (a->flags & ~DM_REPLAY_CKPT_F_NOWAIT || reserved)
+	if (a->flags & ~(DM_REPLAY_CKPT_F_NOWAIT | DM_REPLAY_CKPT_F_SPIN) ||
+	    reserved)
 		return -EINVAL;
 	if (a->nr_records > DMR_MAX_EXPECT)
 		return -E2BIG;
@@ -301,9 +302,7 @@ static noinline int dmr_ckpt_full(struct dmr_session *s,
 	if (nrep || a->nr_records) {
 		r = dmr_checkpoint_replay(rcs + DMR_MAX_ATTACH, nrep, &s->lock,
 					  a->checkpoint, exp, a->nr_records,
-					  timeout,
-					  a->flags & DM_REPLAY_CKPT_F_NOWAIT,
-					  &res);
+					  timeout, a->flags, &res);
 	}
 	if (!r && nrec) {
 		r = dmr_checkpoint_record(rcs, nrec, &s->lock, a->checkpoint,

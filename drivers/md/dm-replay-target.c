@@ -867,6 +867,26 @@ static bool dmr_gen_changed(struct replay_c **rcs, unsigned int n,
 }
 
 /*
+ * Wait by polling until something a replay checkpoint waits for happens
+ * (dmr_event()), as a caller that owns its CPU asks to: no sleep, so the
+ * request that completes does not pay for waking this task.  The CPU
+ * still goes to any other task that needs it.  Returns 0, or -EINTR or
+ * -ETIMEDOUT once @deadline (jiffies) has passed.
+ */
+static int dmr_spin_event(int events, unsigned long deadline)
+{
+	while (atomic_read(&dmr_events) == events) {
+		if (signal_pending(current))
+			return -EINTR;
+		if (time_after_eq(jiffies, deadline))
+			return -ETIMEDOUT;
+		cond_resched();
+		cpu_relax();
+	}
+	return 0;
+}
+
+/*
  * Match every expected record; wait for the missing ones.  Returns 0 when
  * all are matched to finished requests, or -ETIMEDOUT, -EINTR, -EBUSY
  * (a target stopped holding: it is being suspended).
@@ -874,7 +894,7 @@ static bool dmr_gen_changed(struct replay_c **rcs, unsigned int n,
 static int dmr_match_all(struct replay_c **rcs, unsigned int n,
 			 const struct dm_replay_expect *exp, u32 nr_exp,
 			 struct dmr_match *m, u64 token, const unsigned int *gen,
-			 unsigned long timeout, bool nowait)
+			 unsigned long timeout, u32 ckpt_flags)
 {
 	unsigned long deadline = jiffies + timeout;
 	unsigned long flags;
@@ -899,8 +919,16 @@ static int dmr_match_all(struct replay_c **rcs, unsigned int n,
 		}
 		if (ready)
 			return 0;
-		if (nowait)
+		if (ckpt_flags & DM_REPLAY_CKPT_F_NOWAIT)
 			return -ETIMEDOUT;
+		/* A target that stops holding raises dmr_events too. */
+		if (ckpt_flags & DM_REPLAY_CKPT_F_SPIN) {
+			int r = dmr_spin_event(events, deadline);
+
+			if (r)
+				return r;
+			continue;
+		}
 
 		left = (long)(deadline - jiffies);
 		if (left <= 0)
@@ -987,7 +1015,8 @@ static void dmr_check_results(struct replay_c **rcs,
  * @exp: expected completion records, in delivery order
  * @nr_exp: how many
  * @timeout: how long to wait for late requests, in jiffies
- * @nowait: do not wait at all
+ * @flags: DM_REPLAY_CKPT_F_NOWAIT: do not wait at all; DM_REPLAY_CKPT_F_SPIN:
+ *	wait by polling instead of sleeping
  * @res: out, what was delivered and the divergences found
  *
  * On -ETIMEDOUT, -EINTR, -EBUSY and -EAGAIN nothing is delivered.
@@ -995,7 +1024,7 @@ static void dmr_check_results(struct replay_c **rcs,
 int dmr_checkpoint_replay(struct replay_c **rcs, unsigned int n,
 			  struct mutex *nest, u64 nr,
 			  const struct dm_replay_expect *exp, u32 nr_exp,
-			  unsigned long timeout, bool nowait,
+			  unsigned long timeout, u32 flags,
 			  struct dmr_replay_result *res)
 {
 	struct list_head lists[DMR_MAX_ATTACH];
@@ -1045,7 +1074,7 @@ int dmr_checkpoint_replay(struct replay_c **rcs, unsigned int n,
 		}
 	}
 
-	r = dmr_match_all(rcs, n, exp, nr_exp, m, token, gen, timeout, nowait);
+	r = dmr_match_all(rcs, n, exp, nr_exp, m, token, gen, timeout, flags);
 	if (r == -ETIMEDOUT)
 		dmr_report_missing(rcs, nr, exp, nr_exp, m, res);
 	if (r)

@@ -165,7 +165,7 @@ int dmr_checkpoint_record(struct replay_c **rcs, unsigned int n,
 int dmr_checkpoint_replay(struct replay_c **rcs, unsigned int n,
 			  struct mutex *nest, u64 nr,
 			  const struct dm_replay_expect *exp, u32 nr_exp,
-			  unsigned long timeout, bool nowait,
+			  unsigned long timeout, u32 flags,
 			  struct dmr_replay_result *res);
 void dmr_detached(struct replay_c *rc);
 bool dmr_may_skip(struct replay_c *rc, u64 nr);

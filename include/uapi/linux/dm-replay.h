@@ -198,12 +198,14 @@ struct dm_replay_expect {
 
 /* Checkpoint flags. */
 #define DM_REPLAY_CKPT_F_NOWAIT		(1U << 0)	/* replay: don't wait */
+#define DM_REPLAY_CKPT_F_SPIN		(1U << 1)	/* replay: wait by polling */
 
 /*
  * CHECKPOINT: in record mode (records == 0, nr_records == 0) delivers
  * every completion held by the attached record-mode targets.  In replay
  * mode delivers exactly the expected completions, in the given order,
- * waiting up to timeout_ms for late ones.
+ * waiting up to timeout_ms for late ones: asleep, or with F_SPIN polling
+ * on the caller's CPU (still yielding it to other tasks and to signals).
  *
  * The kernel reads the input fields and writes the output fields back;
  * first is written only when divergences is not 0.

@@ -39,12 +39,14 @@ static const struct subcmd subcmds[] = {
 	  "Copy the journal of NAME from debugfs to FILE (\"-\": stdout) until\n"
 	  "SIGINT/SIGTERM, then drain the rest.  Progress on a terminal.\n"
 	  "  -o, --output FILE    where to write the journal (required)\n" },
-	{ "replay", cmd_replay, "NAME FILE [--timeout MS] [--ready PATH]",
+	{ "replay", cmd_replay, "NAME FILE [--timeout MS] [--ready PATH] [--spin]",
 	  "Replay journal FILE on replay-mode device NAME: set the next id to\n"
 	  "the recording's, then issue each journaled checkpoint with its\n"
 	  "completions.  Exit 1 on any divergence or timeout.\n"
 	  "  -t, --timeout MS     wait per checkpoint (default: kernel's 10000)\n"
-	  "  -r, --ready PATH     create PATH once attached and the id is set\n" },
+	  "  -r, --ready PATH     create PATH once attached and the id is set\n"
+	  "  -s, --spin           wait for late requests by polling, not asleep\n"
+	  "                       (spends a CPU; spares the workload a wakeup)\n" },
 	{ "dump", cmd_dump, "FILE [--json]",
 	  "Print the records of journal FILE (\"-\": stdin).\n"
 	  "  -j, --json   a JSON array, one record object per line\n" },

@@ -56,11 +56,11 @@ static int detach_close(struct dmr_session *s, struct dmr_dev *devs, int n)
  */
 static int issue(struct dmr_session *s, uint64_t *n, bool jump,
 		 const struct dm_replay_expect *exp, uint32_t nr, uint32_t timeout_ms,
-		 struct dm_replay_checkpoint *ck)
+		 uint32_t flags, struct dm_replay_checkpoint *ck)
 {
 	int ret;
 
-	while ((ret = dmr_checkpoint_replay(s, *n, exp, nr, timeout_ms, 0, ck)) == -EINVAL &&
+	while ((ret = dmr_checkpoint_replay(s, *n, exp, nr, timeout_ms, flags, ck)) == -EINVAL &&
 	       jump && *n < UINT64_MAX / 2)
 		*n *= 2;
 	return ret;
@@ -159,7 +159,7 @@ int cmd_checkpoint(int argc, char **argv)
 		if (stop_signal)
 			break;
 		next_at = now_ns() + o.every_us * 1000;
-		ret = issue(s, &n, !o.fixed, NULL, 0, 0, &ck);
+		ret = issue(s, &n, !o.fixed, NULL, 0, 0, 0, &ck);
 		if (ret == -EAGAIN) {
 			eagain++;
 			backoff = backoff ? (backoff * 2 > 100 ? 100 : backoff * 2) : 1;
@@ -191,7 +191,7 @@ struct replay {
 	struct dmr_session *s;
 	struct dmr_dev dev;
 	const char *file;
-	uint32_t timeout_ms;
+	uint32_t timeout_ms, flags;
 	struct dm_replay_expect *exp;
 	uint32_t nr, cap;
 	uint64_t ckpt, ckpt_off, last;	/* journaled number, its offset, last issued */
@@ -203,6 +203,7 @@ struct replay {
 struct replay_opts {
 	const char *ready;
 	uint32_t timeout;
+	bool spin;
 };
 
 static int replay_opt(int c, const char *arg, void *ctx)
@@ -213,6 +214,10 @@ static int replay_opt(int c, const char *arg, void *ctx)
 
 	if (c == 'r') {
 		o->ready = arg;
+		return 0;
+	}
+	if (c == 's') {
+		o->spin = true;
 		return 0;
 	}
 	ret = parse_u64(arg, "--timeout", &v);
@@ -267,7 +272,7 @@ static int flush(struct replay *r)
 		nr = r->nr - done < max || !max ? r->nr - done : max;
 		n = r->ckpt > r->last ? r->ckpt : r->last + 1;
 		r->last = n;
-		ret = issue(r->s, &n, true, r->exp + done, nr, r->timeout_ms, &ck);
+		ret = issue(r->s, &n, true, r->exp + done, nr, r->timeout_ms, r->flags, &ck);
 		r->last = n;
 		if (ret < 0 && ret != -ETIMEDOUT)
 			return fail("%s", dmr_session_strerror(r->s));
@@ -362,6 +367,7 @@ int cmd_replay(int argc, char **argv)
 	static const struct option lo[] = {
 		{ "timeout", required_argument, NULL, 't' },
 		{ "ready", required_argument, NULL, 'r' },
+		{ "spin", no_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' }, {}
 	};
 	struct replay_opts o = { 0 };
@@ -371,11 +377,12 @@ int cmd_replay(int argc, char **argv)
 	uint64_t base = 0;
 	int ret, fd;
 
-	ret = parse_opts(argc, argv, "t:r:", lo, replay_opt, &o, 2, 2);
+	ret = parse_opts(argc, argv, "t:r:s", lo, replay_opt, &o, 2, 2);
 	if (ret >= 0)
 		return ret;
 	r.file = argv[optind + 1];
 	r.timeout_ms = o.timeout;
+	r.flags = o.spin ? DM_REPLAY_CKPT_F_SPIN : 0;
 	if (target_status(argv[optind], &st, 1, false) < 0)
 		return EXIT_FAIL;
 	if (strcmp(st.mode, "replay"))

@@ -2,13 +2,18 @@
 /*
  * Replay mode at the ioctl level: the checkpoint delivers exactly the
  * expected completions in the given order, leaves unexpected ones held,
- * times out on a missing one, reports shape and unattached-device
- * divergences.
+ * times out on a missing one, gives up its wait on a signal or a
+ * suspend, reports shape and unattached-device divergences.  Every test
+ * runs twice: waiting for late requests asleep, and polling
+ * (DM_REPLAY_CKPT_F_SPIN).
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/ioctl.h>
 
@@ -23,6 +28,19 @@ FIXTURE(rp) {
 	struct dmr_journal j;
 	struct dmr_io io[4];
 	bool made2;
+	uint32_t flags;
+};
+
+FIXTURE_VARIANT(rp) {
+	uint32_t flags;
+};
+
+FIXTURE_VARIANT_ADD(rp, sleep) {
+	.flags = 0,
+};
+
+FIXTURE_VARIANT_ADD(rp, spin) {
+	.flags = DM_REPLAY_CKPT_F_SPIN,
 };
 
 FIXTURE_SETUP(rp)
@@ -31,6 +49,7 @@ FIXTURE_SETUP(rp)
 
 	self->ctl = self->fd = -1;
 	self->j.fd = -1;
+	self->flags = variant->flags;
 	dmr_remove("dmrt_rp");
 	dmr_remove("dmrt_rp2");
 	ASSERT_EQ(0, dmr_create(&self->d, "dmrt_rp", dmr_ram(0), DMR_SECTORS,
@@ -76,16 +95,18 @@ static void expect_read(struct dm_replay_expect *e, const struct dmr_dev *d,
 	e->rec.comp.nr_sectors = htole32(8);
 }
 
-static int replay_ckpt(int ctl, uint64_t n, struct dm_replay_expect *e,
-		       unsigned int nr, unsigned int timeout_ms,
-		       struct dm_replay_checkpoint *ck)
+/* A replay checkpoint, waiting the variant's way. */
+static int replay_ckpt(FIXTURE_DATA(rp) *self, uint64_t n,
+		       struct dm_replay_expect *e, unsigned int nr,
+		       unsigned int timeout_ms, struct dm_replay_checkpoint *ck)
 {
 	memset(ck, 0, sizeof(*ck));
 	ck->checkpoint = n;
+	ck->flags = self->flags;
 	ck->timeout_ms = timeout_ms;
 	ck->records = (uintptr_t)e;
 	ck->nr_records = nr;
-	return ioctl(ctl, DM_REPLAY_IOC_CHECKPOINT, ck) ? -errno : 0;
+	return ioctl(self->ctl, DM_REPLAY_IOC_CHECKPOINT, ck) ? -errno : 0;
 }
 
 /* Completion records of the replay's own journal, in order. */
@@ -116,7 +137,7 @@ TEST_F_TIMEOUT(rp, delivers_expected_in_given_order, 120)
 	/* Recorded order: the second first. */
 	expect_read(&e[0], &self->d, BASE_ID + 1, 16);
 	expect_read(&e[1], &self->d, BASE_ID, 8);
-	ASSERT_EQ(0, replay_ckpt(self->ctl, 1, e, 2, 5000, &ck));
+	ASSERT_EQ(0, replay_ckpt(self, 1, e, 2, 5000, &ck));
 	EXPECT_EQ(2, ck.delivered);
 	EXPECT_EQ(0, ck.divergences);
 	EXPECT_EQ(0, ck.missing);
@@ -139,7 +160,7 @@ TEST_F_TIMEOUT(rp, unexpected_stays_held, 120)
 	ASSERT_EQ(0, dmr_io_start(&self->io[1], self->fd, DMR_IO_READ, 8192, 4096));
 	ASSERT_EQ(2, dmr_wait_held("dmrt_rp", 2, 10000));
 	expect_read(&e[0], &self->d, BASE_ID, 8);
-	ASSERT_EQ(0, replay_ckpt(self->ctl, 1, e, 1, 5000, &ck));
+	ASSERT_EQ(0, replay_ckpt(self, 1, e, 1, 5000, &ck));
 	EXPECT_EQ(1, ck.delivered);
 	EXPECT_EQ(1, ck.held);
 	EXPECT_TRUE(dmr_io_wait(&self->io[0], 10000));
@@ -149,9 +170,17 @@ TEST_F_TIMEOUT(rp, unexpected_stays_held, 120)
 	EXPECT_EQ(1, st.held);
 	EXPECT_STREQ("replay", st.mode);
 	expect_read(&e[0], &self->d, BASE_ID + 1, 16);
-	ASSERT_EQ(0, replay_ckpt(self->ctl, 2, e, 1, 5000, &ck));
+	ASSERT_EQ(0, replay_ckpt(self, 2, e, 1, 5000, &ck));
 	EXPECT_EQ(1, ck.delivered);
 	EXPECT_TRUE(dmr_io_wait(&self->io[1], 10000));
+}
+
+static uint64_t thread_cpu_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 struct late {
@@ -180,17 +209,30 @@ TEST_F_TIMEOUT(rp, waits_for_late_request, 120)
 	struct dm_replay_checkpoint ck;
 	struct late l = { .fd = self->fd };
 	pthread_t th;
-	uint64_t t0;
+	uint64_t t0, wall, cpu;
 
 	/* The checkpoint comes first; the request 500 ms later. */
 	expect_read(&e[0], &self->d, BASE_ID, 8);
 	t0 = dmr_now_ms();
+	cpu = thread_cpu_ms();
 	ASSERT_EQ(0, pthread_create(&th, NULL, late_read, &l));
-	ASSERT_EQ(0, replay_ckpt(self->ctl, 1, e, 1, 10000, &ck));
+	ASSERT_EQ(0, replay_ckpt(self, 1, e, 1, 10000, &ck));
+	cpu = thread_cpu_ms() - cpu;
+	wall = dmr_now_ms() - t0;
 	EXPECT_EQ(1, ck.delivered);
-	EXPECT_LE(400, dmr_now_ms() - t0);
+	EXPECT_LE(400, wall);
 	pthread_join(th, NULL);
 	EXPECT_EQ(4096, l.ret);
+	/* The wait is the variant's: asleep, or polling on this CPU. */
+	if (self->flags & DM_REPLAY_CKPT_F_SPIN) {
+		EXPECT_LE(wall * 4 / 10, cpu)
+			TH_LOG("spinning wait of %llu ms used %llu ms of CPU",
+			       (unsigned long long)wall, (unsigned long long)cpu);
+	} else {
+		EXPECT_GE(wall / 5, cpu)
+			TH_LOG("sleeping wait of %llu ms used %llu ms of CPU",
+			       (unsigned long long)wall, (unsigned long long)cpu);
+	}
 }
 
 TEST_F_TIMEOUT(rp, missing_times_out_and_delivers_nothing, 120)
@@ -205,7 +247,7 @@ TEST_F_TIMEOUT(rp, missing_times_out_and_delivers_nothing, 120)
 	expect_read(&e[0], &self->d, BASE_ID, 8);
 	expect_read(&e[1], &self->d, BASE_ID + 1, 16);	/* never comes */
 	t0 = dmr_now_ms();
-	EXPECT_EQ(-ETIMEDOUT, replay_ckpt(self->ctl, 1, e, 2, 700, &ck));
+	EXPECT_EQ(-ETIMEDOUT, replay_ckpt(self, 1, e, 2, 700, &ck));
 	EXPECT_LE(600, dmr_now_ms() - t0);
 	EXPECT_EQ(0, ck.delivered);
 	EXPECT_EQ(1, ck.missing);
@@ -218,8 +260,83 @@ TEST_F_TIMEOUT(rp, missing_times_out_and_delivers_nothing, 120)
 	EXPECT_EQ(1, st.div_missing);
 	EXPECT_EQ(1, st.held);
 	/* The target keeps working: the next checkpoint delivers it. */
-	ASSERT_EQ(0, replay_ckpt(self->ctl, 2, e, 1, 5000, &ck));
+	ASSERT_EQ(0, replay_ckpt(self, 2, e, 1, 5000, &ck));
 	EXPECT_EQ(1, ck.delivered);
+	EXPECT_TRUE(dmr_io_wait(&self->io[0], 10000));
+}
+
+/* After @ms, signal @th (no SA_RESTART) or suspend and resume @name. */
+struct interrupter {
+	pthread_t th;
+	const char *name;
+	int ms;
+	int rc;
+};
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+}
+
+static void *interrupt_later(void *arg)
+{
+	struct interrupter *in = arg;
+
+	dmr_msleep(in->ms);
+	if (in->name)
+		in->rc = dmr_sh("dmsetup suspend %s && dmsetup resume %s",
+				in->name, in->name);
+	else
+		in->rc = pthread_kill(in->th, SIGUSR1);
+	return NULL;
+}
+
+TEST_F_TIMEOUT(rp, signal_ends_wait_eintr, 120)
+{
+	struct sigaction sa = { .sa_handler = on_usr1 }, old;
+	struct interrupter in = { .th = pthread_self(), .ms = 300 };
+	struct dm_replay_expect e[1];
+	struct dm_replay_checkpoint ck;
+	pthread_t th;
+	uint64_t t0;
+	int r;
+
+	ASSERT_EQ(0, sigaction(SIGUSR1, &sa, &old));
+	expect_read(&e[0], &self->d, BASE_ID, 8);	/* never comes */
+	t0 = dmr_now_ms();
+	ASSERT_EQ(0, pthread_create(&th, NULL, interrupt_later, &in));
+	r = replay_ckpt(self, 1, e, 1, 10000, &ck);
+	pthread_join(th, NULL);
+	sigaction(SIGUSR1, &old, NULL);
+	EXPECT_EQ(0, in.rc);
+	EXPECT_EQ(-EINTR, r);
+	EXPECT_GT(5000, dmr_now_ms() - t0) TH_LOG("the signal did not end the wait");
+	EXPECT_EQ(0, ck.delivered);
+	/* Not a divergence: nothing was missing yet. */
+	EXPECT_EQ(0, ck.divergences);
+}
+
+TEST_F_TIMEOUT(rp, suspend_ends_wait_ebusy, 120)
+{
+	struct interrupter in = { .name = "dmrt_rp", .ms = 300 };
+	struct dm_replay_expect e[1];
+	struct dm_replay_checkpoint ck;
+	pthread_t th;
+	uint64_t t0;
+	int r;
+
+	ASSERT_EQ(0, dmr_io_start(&self->io[0], self->fd, DMR_IO_READ, 4096, 4096));
+	ASSERT_EQ(1, dmr_wait_held("dmrt_rp", 1, 10000));
+	expect_read(&e[0], &self->d, BASE_ID + 1, 16);	/* never comes */
+	t0 = dmr_now_ms();
+	ASSERT_EQ(0, pthread_create(&th, NULL, interrupt_later, &in));
+	r = replay_ckpt(self, 1, e, 1, 10000, &ck);
+	pthread_join(th, NULL);
+	EXPECT_EQ(0, in.rc) TH_LOG("dmsetup suspend/resume failed");
+	EXPECT_EQ(-EBUSY, r);
+	EXPECT_GT(5000, dmr_now_ms() - t0) TH_LOG("the suspend did not end the wait");
+	/* The suspend released the held read, the checkpoint did not. */
+	EXPECT_EQ(0, ck.delivered);
 	EXPECT_TRUE(dmr_io_wait(&self->io[0], 10000));
 }
 
@@ -232,7 +349,7 @@ TEST_F_TIMEOUT(rp, shape_divergence_delivers_in_place, 120)
 	ASSERT_EQ(0, dmr_io_start(&self->io[0], self->fd, DMR_IO_READ, 4096, 4096));
 	ASSERT_EQ(1, dmr_wait_held("dmrt_rp", 1, 10000));
 	expect_read(&e[0], &self->d, BASE_ID, 24);	/* journal: other sector */
-	ASSERT_EQ(0, replay_ckpt(self->ctl, 1, e, 1, 2000, &ck));
+	ASSERT_EQ(0, replay_ckpt(self, 1, e, 1, 2000, &ck));
 	EXPECT_EQ(1, ck.delivered);
 	EXPECT_EQ(1, ck.divergences);
 	EXPECT_EQ(DM_REPLAY_DIV_SHAPE, ck.first.kind);
@@ -254,7 +371,7 @@ TEST_F_TIMEOUT(rp, reordered_by_shape, 120)
 	ASSERT_EQ(0, dmr_io_start(&self->io[0], self->fd, DMR_IO_READ, 4096, 4096));
 	ASSERT_EQ(1, dmr_wait_held("dmrt_rp", 1, 10000));
 	expect_read(&e[0], &self->d, BASE_ID + 7, 8);
-	ASSERT_EQ(0, replay_ckpt(self->ctl, 1, e, 1, 2000, &ck));
+	ASSERT_EQ(0, replay_ckpt(self, 1, e, 1, 2000, &ck));
 	EXPECT_EQ(1, ck.delivered);
 	EXPECT_EQ(1, ck.reordered);
 	EXPECT_EQ(0, ck.divergences);
@@ -273,7 +390,7 @@ TEST_F_TIMEOUT(rp, expect_unattached_device_nodev, 120)
 				"replay", NULL));
 	self->made2 = true;
 	expect_read(&e[0], &self->d2, BASE_ID, 8);
-	r = replay_ckpt(self->ctl, 1, e, 1, 500, &ck);
+	r = replay_ckpt(self, 1, e, 1, 500, &ck);
 	EXPECT_NE(0, r == 0 ? ck.divergences : 1);
 	EXPECT_EQ(DM_REPLAY_DIV_NODEV, ck.first.kind)
 		TH_LOG("checkpoint returned %d (%s)", r, strerror(-r));
@@ -284,7 +401,7 @@ TEST_F(rp, bad_records_pointer_efault)
 {
 	struct dm_replay_checkpoint ck;
 
-	EXPECT_EQ(-EFAULT, replay_ckpt(self->ctl, 1, (void *)16, 1, 100, &ck));
+	EXPECT_EQ(-EFAULT, replay_ckpt(self, 1, (void *)16, 1, 100, &ck));
 }
 
 DMR_HARNESS_MAIN

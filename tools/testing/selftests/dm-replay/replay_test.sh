@@ -89,10 +89,11 @@ record() {
 
 # replay CASE JOURNAL LOWER FEATURES FIO_ARGS...: sets rp_rc (dmreplay
 # replay exit), rp_fio (fio exit), status in $S/CASE.rep.status, the
-# replay's own journal in $S/CASE.rep
+# replay's own journal in $S/CASE.rep.  RP_SPIN=1: dmreplay replay --spin.
 replay() {
-	local c=$1 jnl=$2 lower=$3 feat=$4 cap rp
+	local c=$1 jnl=$2 lower=$3 feat=$4 cap rp spin=()
 	shift 4
+	[[ ${RP_SPIN:-0} == 1 ]] && spin=(--spin)
 	rp_rc=255 rp_fio=255
 	dm_remove "$NAME"
 	dm_create "$NAME" "0 $LEN replay $lower 0 replay$(feat_args "$feat")" || return 1
@@ -100,7 +101,7 @@ replay() {
 	"$DMREPLAY" capture "$NAME" -o "$S/$c.rep" 2>"$S/$c.rep.capture" &
 	cap=$!
 	"$DMREPLAY" replay "$NAME" "$jnl" --timeout "${RP_TIMEOUT:-60000}" \
-		--ready "$S/ready" >"$S/$c.rep.out" 2>&1 &
+		--ready "$S/ready" "${spin[@]}" >"$S/$c.rep.out" 2>&1 &
 	rp=$!
 	bg=("$cap" "$rp")
 	local i
@@ -192,9 +193,10 @@ faithful() { # case features fio-args...
 	fi
 	note "$c: recorded $(cat "$S/$c.rec.sum")"
 	tap_ok "replay.$c.record"
+	# Run 1 waits for late requests asleep, run 2 polling (--spin).
 	for run in 1 2; do
 		restore_base
-		replay "$c.$run" "$S/$c.rec" "$DMR_RAM0" "$feat" "$@"
+		RP_SPIN=$((run == 2)) replay "$c.$run" "$S/$c.rec" "$DMR_RAM0" "$feat" "$@"
 		ok=1
 		if ((rp_rc != 0 || rp_fio != 0)); then
 			tap_fail "replay.$c.run$run" "dmreplay replay exit $rp_rc, fio exit $rp_fio"
