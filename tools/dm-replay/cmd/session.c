@@ -102,6 +102,7 @@ int cmd_checkpoint(int argc, char **argv)
 	struct dm_replay_checkpoint ck;
 	uint64_t n, done = 0, delivered = 0, eagain = 0, next_at = 0, busy_at = 0;
 	int ret, ndev, backoff = 0, idle = 0;
+	unsigned int spun = 0;
 	struct dmr_session *s;
 	struct dmr_dev *devs;
 
@@ -156,6 +157,12 @@ int cmd_checkpoint(int argc, char **argv)
 				;
 			busy_at = now_ns();
 		}
+		/*
+		 * SIGINT and SIGTERM are blocked but in ppoll(): spinning,
+		 * let them in now and then, busy or not.
+		 */
+		if (o.spin_us && ++spun % 64 == 0)
+			wait_fd(-1, 0);
 		if (stop_signal)
 			break;
 		next_at = now_ns() + o.every_us * 1000;
