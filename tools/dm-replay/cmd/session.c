@@ -127,7 +127,7 @@ int cmd_checkpoint(int argc, char **argv)
 	};
 	struct ckpt_opts o = { .first = 1 };
 	struct dm_replay_checkpoint ck;
-	uint64_t n, done = 0, delivered = 0, eagain = 0, next_at = 0, idle_at = 0;
+	uint64_t n, done = 0, delivered = 0, eagain = 0, next_at = 0, idle_since = 0;
 	int ret, ndev, backoff = 0, idle = 0;
 	unsigned int spun = 0;
 	struct dmr_session *s;
@@ -177,7 +177,7 @@ int cmd_checkpoint(int argc, char **argv)
 		 * checkpoint again at once; a sleeper in poll() would cost a
 		 * wakeup in the submitter's completion path for each request.
 		 */
-		if (!o.spin_us || spin_over(o.spin_us, idle, &idle_at)) {
+		if (!o.spin_us || spin_over(o.spin_us, idle, &idle_since)) {
 			if (!backoff && idle > 1)
 				wait_fd(-1, 10);
 			while (!stop_signal && !wait_fd(dmr_session_fd(s), 100))
