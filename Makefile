@@ -17,7 +17,8 @@ export KVER
 TOOLS_DIR := tools/dm-replay
 SELFTESTS_DIR := tools/testing/selftests/dm-replay
 CHECKPATCH := $(TOP)/.cache/linux/scripts/checkpatch.pl
-CHECKPATCH_FILES = $(wildcard drivers/md/*.[ch]) include/uapi/linux/dm-replay.h
+CHECKPATCH_FILES = $(wildcard drivers/md/*.[ch]) include/uapi/linux/dm-replay.h \
+		   bench/xcpu/dm-xcpu.c
 VERSION := $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' dkms.conf 2>/dev/null)
 
 MAKEFLAGS += --no-print-directory
