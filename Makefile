@@ -24,7 +24,7 @@ VERSION := $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' dkms.conf 2>/dev/nu
 MAKEFLAGS += --no-print-directory
 
 .PHONY: all modules tools selftests check check-debug demo bench fuzz \
-	checkpatch install modules_install tools_install dkms setup \
+	checkpatch install modules_install tools_install dkms setup bench-xcpu \
 	clean distclean help
 
 all: modules tools selftests
@@ -39,6 +39,12 @@ endef
 modules:
 	$(need_kdir)
 	$(MAKE) -C $(KDIR) M=$(TOP) modules
+
+# bench/cross-cpu's reference target, not part of dm-replay (see
+# bench/README.md).
+bench-xcpu:
+	$(need_kdir)
+	$(MAKE) -C $(KDIR) M=$(TOP)/bench/xcpu W=1 modules
 
 # A part that does not exist yet is skipped with a message, never faked.
 define sub_make
@@ -124,7 +130,10 @@ dkms:
 	dkms install -m dm-replay -v $(VERSION) -k $(KVER)
 
 clean:
-	@if [ -n "$(KDIR)" ] && [ -d "$(KDIR)" ]; then $(MAKE) -C $(KDIR) M=$(TOP) clean; fi
+	@if [ -n "$(KDIR)" ] && [ -d "$(KDIR)" ]; then \
+		$(MAKE) -C $(KDIR) M=$(TOP) clean; \
+		$(MAKE) -C $(KDIR) M=$(TOP)/bench/xcpu clean; \
+	fi
 	$(call sub_make,$(TOOLS_DIR),clean)
 	$(call sub_make,$(SELFTESTS_DIR),clean)
 
@@ -142,6 +151,7 @@ help:
 	@echo '  check-debug  the tests on a KASAN/lockdep/kmemleak kernel'
 	@echo '  demo         record a fio run through dm-replay in a VM'
 	@echo '  bench        benchmarks (bench/run)'
+	@echo '  bench-xcpu   bench/xcpu/dm-xcpu.ko, for bench/cross-cpu'
 	@echo '  fuzz         fuzz the journal parser (libFuzzer)'
 	@echo '  checkpatch   checkpatch.pl --strict on the kernel sources'
 	@echo '  install      modules_install (INSTALL_MOD_PATH) + tools install (DESTDIR, PREFIX)'
