@@ -2,8 +2,8 @@
 /*
  * Record mode: completions are held until a checkpoint, delivered in
  * ascending id order, journaled exactly; journal full; suspend, reload
- * and remove release held completions; lower errors; two targets in one
- * session.
+ * and remove release held completions; lower errors; the lower latency
+ * and the hold time in the journal; two targets in one session.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -732,6 +732,82 @@ TEST_F_TIMEOUT(lowerr, lower_error_reaches_submitter, 120)
 	EXPECT_EQ(variant->kind == DMR_IO_READ ? DM_REPLAY_OP_READ :
 		  DM_REPLAY_OP_WRITE, h->j.r[c].comp.op);
 	EXPECT_EQ(1, sum.errors);
+}
+
+/*
+ * The journal's times: lat_us is how long the lower device took, hold_us
+ * how long the completion was held after that.  dm-delay under the target
+ * makes the first known; the test waits before checkpointing for the
+ * second.
+ */
+#define LOWER_DELAY_MS	200
+#define HOLD_WAIT_MS	300
+
+FIXTURE(lowlat) {
+	FIXTURE_DATA(hold) h;
+	const char *why;	/* skip reason found by setup */
+};
+
+FIXTURE_SETUP(lowlat)
+{
+	const char *why = dmr_prereq_missing();
+	struct stat sb;
+
+	memset(&self->h, 0, sizeof(self->h));
+	self->h.ctl = self->h.fd = self->h.fd2 = -1;
+	self->h.j.fd = self->h.j2.fd = -1;
+	if (why)
+		SKIP(return, "%s", why);
+	dmr_remove("dmrt_h");
+	dmr_remove("dmrt_low");
+	if (dmr_sh("modprobe dm-delay 2>/dev/null || "
+		   "dmsetup targets | grep -q delay")) {
+		self->why = "dm-delay not available";
+		return;
+	}
+	snprintf(self->h.name, sizeof(self->h.name), "dmrt_h");
+	ASSERT_EQ(0, dmr_sh("dmsetup create dmrt_low --table "
+			    "'0 %llu delay %s 0 %d' && dmsetup mknodes dmrt_low",
+			    DMR_SECTORS, dmr_ram(1), LOWER_DELAY_MS));
+	snprintf(self->h.lower_name, sizeof(self->h.lower_name), "dmrt_low");
+	ASSERT_EQ(0, stat("/dev/mapper/dmrt_low", &sb));
+	self->h.ctl = dmr_ctl_open();
+	ASSERT_LE(0, self->h.ctl);
+}
+
+FIXTURE_TEARDOWN(lowlat)
+{
+	hold_teardown(_metadata, &self->h, NULL);
+}
+
+TEST_F_TIMEOUT(lowlat, lower_latency_and_hold_time_journaled, 120)
+{
+	FIXTURE_DATA(hold) *h = &self->h;
+	struct dmr_jsum sum;
+	uint32_t lat, hold;
+	ssize_t c;
+
+	if (self->why)
+		SKIP(return, "%s", self->why);
+	ASSERT_EQ(0, mkdev(_metadata, h, "/dev/mapper/dmrt_low", NULL));
+	ASSERT_EQ(0, dmr_attach(h->ctl, &h->d));
+	ASSERT_EQ(0, dmr_io_start(&h->io[0], h->fd, DMR_IO_READ, 4096, 4096));
+	ASSERT_EQ(1, dmr_wait_held(h->name, 1, 10000));
+	dmr_msleep(HOLD_WAIT_MS);
+	ASSERT_EQ(0, dmr_checkpoint(h->ctl, 1, NULL));
+	ASSERT_TRUE(dmr_io_wait(&h->io[0], 10000));
+	EXPECT_EQ(4096, h->io[0].ret);
+	ASSERT_LE(0, dmr_journal_drain(&h->j));
+	check_journal(_metadata, &h->j, &sum);
+	c = dmr_find(&h->j, 0, DM_REPLAY_REC_COMPLETION);
+	ASSERT_LE(0, c);
+	lat = le32toh(h->j.r[c].comp.lat_us);
+	hold = le32toh(h->j.r[c].comp.hold_us);
+	/* Timer slack only adds; the upper bound catches a wrapped clock. */
+	EXPECT_LE(LOWER_DELAY_MS * 900, lat);
+	EXPECT_GT(10000000, lat);
+	EXPECT_LE(HOLD_WAIT_MS * 1000, hold);
+	EXPECT_GT(10000000, hold);
 }
 
 /* Two devices in one session share the id space. */
