@@ -82,7 +82,7 @@ struct replay_io {
 	struct bvec_iter iter;		/* data of @bio, for the crc */
 	u64 id;
 	u64 lower_seq;
-	u64 submit_ns;
+	u64 submit_ns;			/* see dmr_submitted_ns() */
 	u64 done_ns;
 	u64 claim;			/* replay: checkpoint attempt token */
 	sector_t sector;		/* on the dm device */
