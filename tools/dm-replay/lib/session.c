@@ -54,15 +54,20 @@ static const char *ioc_why(unsigned long req, int err)
 	}
 }
 
-/* ioctl with the errno and a message naming the call; what names the object. */
+/* The error of ioctl @req, with a message naming the call; what names the object. */
+static int ioctl_err(struct dmr_session *s, unsigned long req, int err, const char *what)
+{
+	return dmr_err(s->err, err, "%s%s%s on %s: %s (%s)", ioc_name(req),
+		       *what ? " " : "", what, s->path, ioc_why(req, err),
+		       strerrorname_np(err));
+}
+
 static int do_ioctl(struct dmr_session *s, unsigned long req, void *arg,
 		    const char *what)
 {
 	if (ioctl(s->fd, req, arg) >= 0)
 		return 0;
-	return dmr_err(s->err, errno, "%s%s%s on %s: %s (%s)", ioc_name(req),
-		       *what ? " " : "", what, s->path, ioc_why(req, errno),
-		       strerrorname_np(errno));
+	return ioctl_err(s, req, errno, what);
 }
 
 /* Check the ABI version of the session in s->fd. */
@@ -206,14 +211,20 @@ DMR_EXPORT int dmr_session_wait(struct dmr_session *s, int timeout_ms)
 	return n > 0 && (p.revents & POLLIN);
 }
 
+/*
+ * A driver may checkpoint hundreds of thousands of times a second: the
+ * message naming the checkpoint is made only when the ioctl fails.
+ */
 static int checkpoint(struct dmr_session *s, struct dm_replay_checkpoint *ck)
 {
 	char what[48];
-	int ret;
+	int err;
 
+	if (ioctl(s->fd, DM_REPLAY_IOC_CHECKPOINT, ck) >= 0)
+		return (int)ck->delivered;
+	err = errno;
 	snprintf(what, sizeof(what), "checkpoint %llu", (unsigned long long)ck->checkpoint);
-	ret = do_ioctl(s, DM_REPLAY_IOC_CHECKPOINT, ck, what);
-	return ret ? ret : (int)ck->delivered;
+	return ioctl_err(s, DM_REPLAY_IOC_CHECKPOINT, err, what);
 }
 
 DMR_EXPORT int dmr_checkpoint(struct dmr_session *s, uint64_t n,
