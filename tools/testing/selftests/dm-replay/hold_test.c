@@ -669,33 +669,50 @@ FIXTURE_VARIANT_ADD(lowerr, error_target_read) {
 	.table = "0 %llu error", .kind = DMR_IO_READ,
 };
 
-FIXTURE_SETUP(lowerr)
+/*
+ * Set up @h for a target over "dmrt_low", a dm device of @table (%llu:
+ * its length, %s: a ramdisk).  *@why says why the tests must skip: a
+ * missing prerequisite or dm-@lower_target.
+ */
+static void lower_setup(struct __test_metadata *_metadata,
+			FIXTURE_DATA(hold) *h, const char **why,
+			const char *lower_target, const char *table)
 {
-	const char *why = dmr_prereq_missing();
-	char table[256];
+	static char missing[64];
+	char line[256];
 	struct stat sb;
 
-	memset(&self->h, 0, sizeof(self->h));
-	self->h.ctl = self->h.fd = self->h.fd2 = -1;
-	self->h.j.fd = self->h.j2.fd = -1;
-	if (why)
-		SKIP(return, "%s", why);
+	memset(h, 0, sizeof(*h));
+	h->ctl = h->fd = h->fd2 = -1;
+	h->j.fd = h->j2.fd = -1;
+	*why = dmr_prereq_missing();
+	if (*why)
+		return;
 	dmr_remove("dmrt_h");
 	dmr_remove("dmrt_low");
-	if (strstr(variant->table, "flakey") &&
-	    dmr_sh("modprobe dm-flakey 2>/dev/null || "
-		   "dmsetup targets | grep -q flakey")) {
-		self->why = "dm-flakey not available";
+	if (lower_target &&
+	    dmr_sh("modprobe dm-%s 2>/dev/null || dmsetup targets | grep -q %s",
+		   lower_target, lower_target)) {
+		snprintf(missing, sizeof(missing), "dm-%s not available",
+			 lower_target);
+		*why = missing;
 		return;
 	}
-	snprintf(self->h.name, sizeof(self->h.name), "dmrt_h");
-	snprintf(table, sizeof(table), variant->table, DMR_SECTORS, dmr_ram(1));
+	snprintf(h->name, sizeof(h->name), "dmrt_h");
+	snprintf(line, sizeof(line), table, DMR_SECTORS, dmr_ram(1));
 	ASSERT_EQ(0, dmr_sh("dmsetup create dmrt_low --table '%s' && "
-			    "dmsetup mknodes dmrt_low", table));
-	snprintf(self->h.lower_name, sizeof(self->h.lower_name), "dmrt_low");
+			    "dmsetup mknodes dmrt_low", line));
+	snprintf(h->lower_name, sizeof(h->lower_name), "dmrt_low");
 	ASSERT_EQ(0, stat("/dev/mapper/dmrt_low", &sb));
-	self->h.ctl = dmr_ctl_open();
-	ASSERT_LE(0, self->h.ctl);
+	h->ctl = dmr_ctl_open();
+	ASSERT_LE(0, h->ctl);
+}
+
+FIXTURE_SETUP(lowerr)
+{
+	lower_setup(_metadata, &self->h, &self->why,
+		    strstr(variant->table, "flakey") ? "flakey" : NULL,
+		    variant->table);
 }
 
 FIXTURE_TEARDOWN(lowerr)
@@ -742,6 +759,8 @@ TEST_F_TIMEOUT(lowerr, lower_error_reaches_submitter, 120)
  */
 #define LOWER_DELAY_MS	200
 #define HOLD_WAIT_MS	300
+#define STR_(x)		#x
+#define STR(x)		STR_(x)
 
 FIXTURE(lowlat) {
 	FIXTURE_DATA(hold) h;
@@ -750,29 +769,8 @@ FIXTURE(lowlat) {
 
 FIXTURE_SETUP(lowlat)
 {
-	const char *why = dmr_prereq_missing();
-	struct stat sb;
-
-	memset(&self->h, 0, sizeof(self->h));
-	self->h.ctl = self->h.fd = self->h.fd2 = -1;
-	self->h.j.fd = self->h.j2.fd = -1;
-	if (why)
-		SKIP(return, "%s", why);
-	dmr_remove("dmrt_h");
-	dmr_remove("dmrt_low");
-	if (dmr_sh("modprobe dm-delay 2>/dev/null || "
-		   "dmsetup targets | grep -q delay")) {
-		self->why = "dm-delay not available";
-		return;
-	}
-	snprintf(self->h.name, sizeof(self->h.name), "dmrt_h");
-	ASSERT_EQ(0, dmr_sh("dmsetup create dmrt_low --table "
-			    "'0 %llu delay %s 0 %d' && dmsetup mknodes dmrt_low",
-			    DMR_SECTORS, dmr_ram(1), LOWER_DELAY_MS));
-	snprintf(self->h.lower_name, sizeof(self->h.lower_name), "dmrt_low");
-	ASSERT_EQ(0, stat("/dev/mapper/dmrt_low", &sb));
-	self->h.ctl = dmr_ctl_open();
-	ASSERT_LE(0, self->h.ctl);
+	lower_setup(_metadata, &self->h, &self->why, "delay",
+		    "0 %llu delay %s 0 " STR(LOWER_DELAY_MS));
 }
 
 FIXTURE_TEARDOWN(lowlat)
