@@ -197,13 +197,17 @@ static void dmr_submit(struct replay_io *io)
  * When the clone, done at @done_ns, went to the lower device.  With
  * blk-cgroup, the block layer stamped it on submission with the low bits
  * of ktime_get_ns() (bio_issue_init()): take those, which spares a clock
- * read per request (costly under emulation, see bench/README.md).
+ * read per request (costly under emulation, see bench/README.md).  A
+ * clone refused before the stamp (an operation or REQ_NOWAIT the lower
+ * device does not support) still has bio_init()'s zero: it took no time.
  */
 static u64 dmr_submitted_ns(struct replay_io *io, u64 done_ns)
 {
 #ifdef CONFIG_BLK_CGROUP
 	u64 issued = bio_issue_time(&io->clone.bi_issue);
 
+	if (!issued)
+		return done_ns;
 	return done_ns - ((__bio_issue_time(done_ns) - issued) &
 			  BIO_ISSUE_TIME_MASK);
 #else
