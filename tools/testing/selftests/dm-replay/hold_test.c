@@ -3,7 +3,8 @@
  * Record mode: completions are held until a checkpoint, delivered in
  * ascending id order, journaled exactly; journal full; suspend, reload
  * and remove release held completions; lower errors; the lower latency
- * and the hold time in the journal; two targets in one session.
+ * and the hold time in the journal; which requests count as overlaps;
+ * two targets in one session.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -752,33 +753,36 @@ TEST_F_TIMEOUT(lowerr, lower_error_reaches_submitter, 120)
 }
 
 /*
- * The journal's times: lat_us is how long the lower device took, hold_us
- * how long the completion was held after that.  dm-delay under the target
- * makes the first known; the test waits before checkpointing for the
- * second.
+ * Tests over dm-delay: it keeps each request at the lower device for
+ * LOWER_DELAY_MS, long enough for a test to start several more.
  */
-#define LOWER_DELAY_MS	200
+#define LOWER_DELAY_MS	8000
 #define HOLD_WAIT_MS	300
 #define STR_(x)		#x
 #define STR(x)		STR_(x)
 
-FIXTURE(lowlat) {
+FIXTURE(delayed) {
 	FIXTURE_DATA(hold) h;
 	const char *why;	/* skip reason found by setup */
 };
 
-FIXTURE_SETUP(lowlat)
+FIXTURE_SETUP(delayed)
 {
 	lower_setup(_metadata, &self->h, &self->why, "delay",
 		    "0 %llu delay %s 0 " STR(LOWER_DELAY_MS));
 }
 
-FIXTURE_TEARDOWN(lowlat)
+FIXTURE_TEARDOWN(delayed)
 {
 	hold_teardown(_metadata, &self->h, NULL);
 }
 
-TEST_F_TIMEOUT(lowlat, lower_latency_and_hold_time_journaled, 120)
+/*
+ * The journal's times: lat_us is how long the lower device took, hold_us
+ * how long the completion was held after that.  dm-delay makes the first
+ * known; the test waits before checkpointing for the second.
+ */
+TEST_F_TIMEOUT(delayed, lower_latency_and_hold_time_journaled, 120)
 {
 	FIXTURE_DATA(hold) *h = &self->h;
 	struct dmr_jsum sum;
@@ -790,7 +794,7 @@ TEST_F_TIMEOUT(lowlat, lower_latency_and_hold_time_journaled, 120)
 	ASSERT_EQ(0, mkdev(_metadata, h, "/dev/mapper/dmrt_low", NULL));
 	ASSERT_EQ(0, dmr_attach(h->ctl, &h->d));
 	ASSERT_EQ(0, dmr_io_start(&h->io[0], h->fd, DMR_IO_READ, 4096, 4096));
-	ASSERT_EQ(1, dmr_wait_held(h->name, 1, 10000));
+	ASSERT_EQ(1, dmr_wait_held(h->name, 1, LOWER_DELAY_MS + 10000));
 	dmr_msleep(HOLD_WAIT_MS);
 	ASSERT_EQ(0, dmr_checkpoint(h->ctl, 1, NULL));
 	ASSERT_TRUE(dmr_io_wait(&h->io[0], 10000));
@@ -806,6 +810,75 @@ TEST_F_TIMEOUT(lowlat, lower_latency_and_hold_time_journaled, 120)
 	EXPECT_GT(10000000, lat);
 	EXPECT_LE(HOLD_WAIT_MS * 1000, hold);
 	EXPECT_GT(10000000, hold);
+}
+
+/* Wait until @name has @n requests in flight; false if status fails. */
+static bool wait_in_flight(const char *name, uint64_t n, int timeout_ms,
+			   struct dmr_status *st)
+{
+	uint64_t end = dmr_now_ms() + timeout_ms;
+
+	while (!dmr_status(name, st)) {
+		if (st->in_flight >= n || dmr_now_ms() >= end)
+			return true;
+		dmr_msleep(5);
+	}
+	return false;
+}
+
+/*
+ * Which requests count as overlaps: two that share a sector while both
+ * are in flight, where one of them writes.  Each request stays at
+ * dm-delay while the next one starts.
+ */
+TEST_F_TIMEOUT(delayed, overlaps_counted_only_where_one_writes, 120)
+{
+	static const struct {
+		enum dmr_io_kind kind;
+		off_t off;
+		size_t len;
+		uint64_t overlaps;	/* the count once it is in flight */
+		const char *what;
+	} step[] = {
+		{ DMR_IO_READ, 0, 4096, 0, "a read" },
+		{ DMR_IO_READ, 0, 4096, 0, "a read over a read" },
+		{ DMR_IO_WRITE, 8192, 4096, 0, "a write apart from both" },
+		{ DMR_IO_WRITE, 0, 4096, 1, "a write over the reads" },
+		{ DMR_IO_READ, 8192, 8192, 2, "a read over the first write" },
+		{ DMR_IO_READ, 16384, 4096, 2, "a read apart from all" },
+		{ DMR_IO_WRITE, 4096, 4096, 2, "a write between the others" },
+		{ DMR_IO_WRITE, 4096, 4096, 3, "a write over that write" },
+	};
+	FIXTURE_DATA(hold) *h = &self->h;
+	struct dmr_status st;
+	uint64_t start;
+	unsigned int i;
+
+	if (self->why)
+		SKIP(return, "%s", self->why);
+	ASSERT_EQ(0, mkdev(_metadata, h, "/dev/mapper/dmrt_low", NULL));
+	ASSERT_EQ(0, dmr_attach(h->ctl, &h->d));
+	start = dmr_now_ms();
+	for (i = 0; i < ARRAY_SIZE(step); i++) {
+		ASSERT_EQ(0, dmr_io_start(&h->io[i], h->fd, step[i].kind,
+					  step[i].off, step[i].len));
+		ASSERT_TRUE(wait_in_flight(h->name, i + 1, 10000, &st));
+		ASSERT_EQ(i + 1, st.in_flight)
+			TH_LOG("step %u (%s) not in flight", i, step[i].what);
+		EXPECT_EQ(step[i].overlaps, st.overlaps)
+			TH_LOG("step %u: %s", i, step[i].what);
+	}
+	/* Every step found the earlier ones still at the lower device. */
+	start = dmr_now_ms() - start;
+	TH_LOG("%u steps in %llu ms", i, (unsigned long long)start);
+	ASSERT_GT(LOWER_DELAY_MS, start)
+		TH_LOG("the steps took longer than dm-delay holds a request");
+	ASSERT_EQ(i, dmr_wait_held(h->name, i, LOWER_DELAY_MS + 10000));
+	ASSERT_EQ(0, dmr_checkpoint(h->ctl, 1, NULL));
+	for (i = 0; i < ARRAY_SIZE(step); i++) {
+		ASSERT_TRUE(dmr_io_wait(&h->io[i], 10000));
+		EXPECT_EQ((ssize_t)step[i].len, h->io[i].ret);
+	}
 }
 
 /* Two devices in one session share the id space. */
