@@ -125,6 +125,32 @@ static bool dmr_overlaps_list(struct replay_io *io, struct list_head *head,
 	return false;
 }
 
+/*
+ * In flight, reads and writes are on two lists: a read can only overlap
+ * a write, so it looks at the writes alone, and under a read-only load
+ * the check costs the same at any queue depth.  A request with no
+ * sectors overlaps nothing; it goes with the reads.
+ */
+static bool dmr_writes_data(struct replay_io *io)
+{
+	return io->nr_sectors && dmr_writes(io->op);
+}
+
+static struct list_head *dmr_inflight_list(struct replay_c *rc,
+					   struct replay_io *io)
+{
+	return dmr_writes_data(io) ? &rc->inflight_writes : &rc->inflight_reads;
+}
+
+static bool dmr_overlaps_inflight(struct replay_c *rc, struct replay_io *io)
+{
+	if (!io->nr_sectors)
+		return false;
+	return dmr_overlaps_list(io, &rc->inflight_writes, NULL) ||
+	       (dmr_writes(io->op) &&
+		dmr_overlaps_list(io, &rc->inflight_reads, NULL));
+}
+
 /* crc32c of the data a bio carries (writes) or received (reads). */
 static u32 dmr_data_crc(struct bio *bio, struct bvec_iter iter)
 {
@@ -230,7 +256,7 @@ static void dmr_submit_work(struct work_struct *work)
 		io = list_first_entry_or_null(&rc->to_submit, struct replay_io,
 					      list);
 		if (io)
-			list_move_tail(&io->list, &rc->inflight);
+			list_move_tail(&io->list, dmr_inflight_list(rc, io));
 		spin_unlock_irqrestore(&rc->lock, flags);
 		if (!io)
 			break;
@@ -249,7 +275,7 @@ static bool dmr_release_waiting(struct replay_c *rc)
 	bool any = false;
 
 	list_for_each_entry_safe(io, tmp, &rc->waiting, list) {
-		if (dmr_overlaps_list(io, &rc->inflight, NULL) ||
+		if (dmr_overlaps_inflight(rc, io) ||
 		    dmr_overlaps_list(io, &rc->to_submit, NULL) ||
 		    dmr_overlaps_list(io, &rc->waiting, io))
 			continue;
@@ -477,14 +503,15 @@ static int replay_map(struct dm_target *ti, struct bio *bio)
 	io->id = atomic64_inc_return(&dmr_next_id) - 1;
 	rc->ids++;
 	rc->nr_inflight++;
-	if (dmr_overlaps_list(io, &rc->inflight, NULL) ||
+	if (dmr_overlaps_inflight(rc, io) ||
 	    dmr_overlaps_list(io, &rc->waiting, NULL) ||
 	    dmr_overlaps_list(io, &rc->to_submit, NULL)) {
 		rc->overlaps++;
 		wait = rc->features & DM_REPLAY_FEAT_SERIALIZE_OVERLAPS;
 	}
 	io->state = wait ? DMR_IO_WAITING : DMR_IO_INFLIGHT;
-	list_add_tail(&io->list, wait ? &rc->waiting : &rc->inflight);
+	list_add_tail(&io->list,
+		      wait ? &rc->waiting : dmr_inflight_list(rc, io));
 	if (rc->mode == DM_REPLAY_MODE_REPLAY)
 		dmr_live_insert(rc, io);
 	spin_unlock_irqrestore(&rc->lock, flags);
@@ -1329,7 +1356,8 @@ static int replay_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	INIT_LIST_HEAD(&rc->reg);
 	mutex_init(&rc->ckpt_mutex);
 	spin_lock_init(&rc->lock);
-	INIT_LIST_HEAD(&rc->inflight);
+	INIT_LIST_HEAD(&rc->inflight_reads);
+	INIT_LIST_HEAD(&rc->inflight_writes);
 	INIT_LIST_HEAD(&rc->waiting);
 	INIT_LIST_HEAD(&rc->done);
 	INIT_LIST_HEAD(&rc->to_submit);

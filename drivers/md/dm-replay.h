@@ -77,7 +77,7 @@ struct replay_io {
 	struct bio clone;		/* what goes to the lower device */
 	struct replay_c *rc;
 	struct bio *bio;		/* dm's bio, ended at delivery */
-	struct list_head list;		/* inflight, waiting or done list */
+	struct list_head list;		/* an inflight, waiting or done list */
 	struct rb_node node;		/* replay mode: rc->live, by id */
 	struct bvec_iter iter;		/* data of @bio, for the crc */
 	u64 id;
@@ -119,7 +119,8 @@ struct replay_c {
 	spinlock_t lock;		/* irq-safe: everything below */
 	bool may_hold;
 	unsigned int hold_gen;		/* bumped when holding stops */
-	struct list_head inflight;
+	struct list_head inflight_reads;	/* and ops with no sectors */
+	struct list_head inflight_writes;	/* that change data */
 	struct list_head waiting;
 	struct list_head done;
 	struct list_head to_submit;	/* waiting ones now free to go */
