@@ -11,6 +11,7 @@
  *   with no lock at all (dmr_ckpt_empty() in dm-replay-ctl.c), walking
  *   the registry under RCU: a target leaves it with list_del_rcu() and is
  *   freed after a grace period.
+ *   rc->delivered and rc->checkpoints are atomics, outside rc->lock.
  *
  * How a completion is held.  map() submits its own clone of dm's bio to
  * the lower device; the clone lives in per-bio data, shares dm's bvecs
@@ -364,15 +365,16 @@ static void dmr_deliver(struct list_head *list)
 	}
 }
 
+/*
+ * Atomics, not rc->lock: a checkpoint already takes the lock once, to
+ * take the done list, and a second round trip there would contend with
+ * map() and the clone's end_io once more per delivery.
+ */
 static void dmr_count_delivered(struct replay_c *rc, u32 n, bool ckpt)
 {
-	unsigned long flags;
-
-	spin_lock_irqsave(&rc->lock, flags);
-	rc->delivered += n;
+	atomic64_add(n, &rc->delivered);
 	if (ckpt)
-		rc->checkpoints++;
-	spin_unlock_irqrestore(&rc->lock, flags);
+		atomic64_inc(&rc->checkpoints);
 }
 
 static int dmr_cmp_id(void *priv, const struct list_head *a,
@@ -1539,8 +1541,9 @@ static void replay_status(struct dm_target *ti, status_type_t type,
 		spin_lock_irqsave(&rc->lock, flags);
 		DMEMIT("%s %llu %llu %llu %llu %llu %llu %llu %llu",
 		       mode, rc->ids, rc->nr_inflight, rc->nr_held,
-		       rc->delivered, rc->checkpoints, bytes, rc->journal_full,
-		       lost);
+		       (u64)atomic64_read(&rc->delivered),
+		       (u64)atomic64_read(&rc->checkpoints), bytes,
+		       rc->journal_full, lost);
 		DMEMIT(" %llu %llu %llu %llu %llu %llu %llu",
 		       rc->lower_errors, rc->overlaps, rc->reordered,
 		       rc->div[DM_REPLAY_DIV_MISSING],

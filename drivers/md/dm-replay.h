@@ -131,8 +131,6 @@ struct replay_c {
 
 	/* Counters, under lock. */
 	u64 ids;
-	u64 delivered;
-	u64 checkpoints;
 	u64 journal_full;
 	u64 lower_errors;
 	u64 overlaps;
@@ -140,6 +138,10 @@ struct replay_c {
 	u64 div[DM_REPLAY_DIV_NODEV + 1];
 
 	struct work_struct submit_work;
+
+	/* Counters with no lock, see dmr_count_delivered(). */
+	atomic64_t delivered;
+	atomic64_t checkpoints;
 };
 
 /* Globals (dm-replay-target.c). */
