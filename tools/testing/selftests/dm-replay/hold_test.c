@@ -903,6 +903,56 @@ TEST_F_TIMEOUT(parked, overlaps_counted_only_where_one_writes, 180)
 	}
 }
 
+/*
+ * A checkpoint delivers and journals in id order, whatever order the
+ * lower device ended the requests in.  Here dm-delay parks reads only,
+ * so a write started after a read ends before it.
+ */
+TEST_F_TIMEOUT(parked, delivered_in_id_order_not_end_order, 120)
+{
+	FIXTURE_DATA(hold) *h = &self->h;
+	const struct dm_replay_rec_completion *c[2];
+	struct dm_replay_checkpoint ck;
+	struct dmr_status st;
+	struct dmr_jsum sum;
+	ssize_t i, k;
+
+	if (self->why)
+		SKIP(return, "%s", self->why);
+	ASSERT_EQ(0, dmr_sh("dmsetup reload %s --table '0 %llu delay %s 0 "
+			    STR(PARK_MS) " %s 0 0' && dmsetup resume %s",
+			    h->lower_name, DMR_SECTORS, dmr_ram(1),
+			    dmr_ram(1), h->lower_name));
+	ASSERT_EQ(0, mkdev(_metadata, h, "/dev/mapper/dmrt_low", NULL));
+	ASSERT_EQ(0, dmr_attach(h->ctl, &h->d));
+	ASSERT_EQ(0, dmr_io_start(&h->io[0], h->fd, DMR_IO_READ, 0, 4096));
+	ASSERT_TRUE(wait_in_flight(h->name, 1, 10000, &st));
+	ASSERT_EQ(1, st.in_flight);
+	ASSERT_EQ(0, dmr_io_start(&h->io[1], h->fd, DMR_IO_WRITE, 8192, 4096));
+	ASSERT_EQ(1, dmr_wait_held(h->name, 1, 10000));
+	ASSERT_EQ(0, release_lower(h));
+	ASSERT_EQ(2, dmr_wait_held(h->name, 2, 10000));
+	ASSERT_EQ(0, dmr_checkpoint(h->ctl, 1, &ck));
+	EXPECT_EQ(2, ck.delivered);
+	for (i = 0; i < 2; i++) {
+		ASSERT_TRUE(dmr_io_wait(&h->io[i], 10000));
+		EXPECT_EQ(4096, h->io[i].ret);
+	}
+	ASSERT_LE(0, dmr_journal_drain(&h->j));
+	check_journal(_metadata, &h->j, &sum);
+	for (i = 0, k = -1; i < 2; i++) {
+		k = dmr_find(&h->j, k + 1, DM_REPLAY_REC_COMPLETION);
+		ASSERT_LE(0, k);
+		c[i] = &h->j.r[k].comp;
+	}
+	/* The write ended first at the lower device... */
+	EXPECT_EQ(DM_REPLAY_OP_WRITE, c[1]->op);
+	EXPECT_GT(le64toh(c[0]->lower_seq), le64toh(c[1]->lower_seq));
+	/* ...and the read, which has the lower id, is journaled first. */
+	EXPECT_EQ(DM_REPLAY_OP_READ, c[0]->op);
+	EXPECT_LT(le64toh(c[0]->id), le64toh(c[1]->id));
+}
+
 /* Two devices in one session share the id space. */
 TEST_F_TIMEOUT(hold, two_devices_one_session_share_ids, 180)
 {
