@@ -387,6 +387,25 @@ static int dmr_cmp_id(void *priv, const struct list_head *a,
 }
 
 /*
+ * Sort @list of requests by id.  Requests mostly end in the order they
+ * were submitted (a ram disk ends each one inside its submission), so
+ * the list is often in order already: one pass finds that, and spares
+ * list_sort()'s k log k compares, each an indirect call.
+ */
+static void dmr_sort_by_id(struct list_head *list)
+{
+	struct replay_io *io, *prev = NULL;
+
+	list_for_each_entry(io, list, list) {
+		if (prev && prev->id > io->id) {
+			list_sort(NULL, list, dmr_cmp_id);
+			return;
+		}
+		prev = io;
+	}
+}
+
+/*
  * Deliver requests while the target is not holding (suspending): journal
  * them with any room left, the suspend reserve included, then end them.
  */
@@ -613,7 +632,7 @@ static void dmr_unsplice(struct replay_c *rc, struct list_head *list, u32 n)
 	}
 	spin_unlock_irqrestore(&rc->lock, flags);
 	if (!hold) {
-		list_sort(NULL, list, dmr_cmp_id);
+		dmr_sort_by_id(list);
 		dmr_release(rc, list, DM_REPLAY_CKPT_SUSPEND);
 	}
 }
@@ -725,7 +744,7 @@ int dmr_checkpoint_record(struct replay_c **rcs, unsigned int n,
 		counts[i] = rc->nr_held;
 		rc->nr_held = 0;
 		spin_unlock_irqrestore(&rc->lock, flags);
-		list_sort(NULL, &lists[i], dmr_cmp_id);
+		dmr_sort_by_id(&lists[i]);
 		dmr_cap(rc, &lists[i], &counts[i]);
 		total += counts[i];
 	}
@@ -747,7 +766,7 @@ int dmr_checkpoint_record(struct replay_c **rcs, unsigned int n,
 		list_splice_tail_init(&lists[i], &all);
 	}
 	if (n > 1)
-		list_sort(NULL, &all, dmr_cmp_id);
+		dmr_sort_by_id(&all);
 	dmr_deliver(&all);
 	*delivered = total;
 out:
@@ -1463,7 +1482,7 @@ static void dmr_release_held(struct replay_c *rc, u8 kind, bool stop)
 	if (stop)
 		dmr_event();
 
-	list_sort(NULL, &list, dmr_cmp_id);
+	dmr_sort_by_id(&list);
 	dmr_release(rc, &list, kind);
 }
 
