@@ -1,8 +1,8 @@
 # shellcheck shell=bash
 # What the side benchmarks run in the VM (cross-cpu, profile, neighbour,
-# driver-policy, replay-wait) share: the VM check, the ramdisk, and a
-# record-mode session (`dmreplay capture` and `dmreplay checkpoint`)
-# started and stopped around a run.  Sourced, not run; `make bench`
+# driver-policy, replay-wait, module-ab) share: the VM check, the
+# ramdisk, a record-mode session (`dmreplay capture` and `dmreplay
+# checkpoint`) started and stopped around a run, and a median.  Sourced, not run; `make bench`
 # (bench/guest) has its own, with error files and checks per case.
 
 bench=bench/$(basename "$0")
@@ -58,4 +58,10 @@ record_stop() {
 	wait "$rec_drv" 2>/dev/null || true
 	kill -TERM "$rec_cap" 2>/dev/null || true
 	wait "$rec_cap" 2>/dev/null || true
+}
+
+# median VALUE...: the median of the numbers given.
+median() {
+	printf '%s\n' "$@" | sort -g |
+		awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
