@@ -10,8 +10,10 @@
  *   dmsetup create x --table "0 $SECTORS xcpu /dev/X"
  *
  * Parameters: cpu (1): the thread's CPU, read when a target is created;
- * spin (1): look at the list flat out; 0: every millisecond.  The thread
- * always ends what it finds, so a suspend or a remove does not wait on it.
+ * spin (1): look at the list flat out; 0: every millisecond; delay_ns (0):
+ * busy-wait this long before ending each bio, to model a slower deliverer
+ * (what a checkpoint costs per completion).  The thread always ends what
+ * it finds, so a suspend or a remove does not wait on it.
  *
  * Locking: xc->lock (irq-safe) protects xc->done; it is not held across
  * bio_endio().
@@ -30,6 +32,10 @@ MODULE_PARM_DESC(cpu, "CPU of the thread that ends the bios (default 1)");
 static bool spin = true;
 module_param(spin, bool, 0644);
 MODULE_PARM_DESC(spin, "look for finished bios flat out (default), else every ms");
+
+static unsigned int delay_ns;
+module_param(delay_ns, uint, 0644);
+MODULE_PARM_DESC(delay_ns, "busy-wait before ending each bio, in ns (default 0)");
 
 struct xc_c {
 	struct dm_dev *dev;
@@ -59,6 +65,10 @@ static int xc_thread(void *data)
 			list_splice_init(&xc->done, &list);
 			spin_unlock_irq(&xc->lock);
 			list_for_each_entry_safe(io, tmp, &list, list) {
+				unsigned int d = READ_ONCE(delay_ns);
+
+				if (d)
+					ndelay(d);
 				io->bio->bi_status = io->status;
 				bio_endio(io->bio);
 			}
