@@ -2,7 +2,8 @@
 # What the side benchmarks run in the VM (cross-cpu, profile, neighbour,
 # driver-policy, replay-wait, module-ab) share: the VM check, the
 # ramdisk, a record-mode session (`dmreplay capture` and `dmreplay
-# checkpoint`) started and stopped around a run, and a median.  Sourced, not run; `make bench`
+# checkpoint`) started and stopped around a run, fio's 4 KiB random
+# reads at QD32, and a median.  Sourced, not run; `make bench`
 # (bench/guest) has its own, with error files and checks per case.
 
 bench=bench/$(basename "$0")
@@ -58,6 +59,15 @@ record_stop() {
 	wait "$rec_drv" 2>/dev/null || true
 	kill -TERM "$rec_cap" 2>/dev/null || true
 	wait "$rec_cap" 2>/dev/null || true
+}
+
+# randread_iops NAME: fio's IOPS of 4 KiB random reads at QD32 on
+# /dev/mapper/NAME, fio on CPU 0; ENGINE (io_uring), RT (2 s, after 1 s).
+randread_iops() {
+	taskset -c 0 fio --name=r --filename="/dev/mapper/$1" --direct=1 --ioengine="${ENGINE:-io_uring}" \
+		--rw=randread --bs=4k --iodepth=32 --time_based --runtime="${RT:-2}" \
+		--ramp_time=1 --size=64m --output-format=json 2>/dev/null |
+		jq -r '.jobs[0].read.iops | floor'
 }
 
 # median VALUE...: the median of the numbers given.
