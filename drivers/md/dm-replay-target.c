@@ -12,6 +12,16 @@
  *   the registry under RCU: a target leaves it with list_del_rcu() and is
  *   freed after a grace period.
  *   rc->delivered and rc->checkpoints are atomics, outside rc->lock.
+ *   rc->submit_work runs one at a time; it takes requests off
+ *   rc->to_submit under rc->lock and submits them with no lock held.
+ *
+ * Who submits.  map() submits the clone itself, unless the table sets
+ * submit_depth and that many of the target's requests are outstanding
+ * (mapped and not yet ended): then the lower device's submission path
+ * (for a request-based device, a request, a tag and a queue run) is
+ * taken off the submitter's CPU.  map() puts the request on
+ * rc->to_submit, in id order, and queues rc->submit_work on the next
+ * online CPU, which submits it there.  Ids are still taken in map().
  *
  * How a completion is held.  map() submits its own clone of dm's bio to
  * the lower device; the clone lives in per-bio data, shares dm's bvecs
@@ -40,6 +50,9 @@ DECLARE_WAIT_QUEUE_HEAD(dmr_wq);
 atomic_t dmr_events = ATOMIC_INIT(0);
 static atomic64_t dmr_claim_token = ATOMIC64_INIT(0);
 static struct workqueue_struct *dmr_submit_wq;
+
+/* The most requests the worker takes off to_submit under one lock. */
+#define DMR_SUBMIT_BATCH	16
 
 /* Something a checkpoint or poll() may wait for has happened. */
 void dmr_event(void)
@@ -245,24 +258,38 @@ static u64 dmr_submitted_ns(struct replay_io *io, u64 done_ns)
 static void dmr_submit_work(struct work_struct *work)
 {
 	struct replay_c *rc = container_of(work, struct replay_c, submit_work);
-	struct replay_io *io;
+	struct replay_io *io, *batch[DMR_SUBMIT_BATCH];
+	unsigned int i, n;
 	unsigned long flags;
 
 	/*
-	 * One at a time, so that a request is always on a list the overlap
-	 * check of map() looks at.
+	 * A request goes from to_submit straight to an in-flight list, so
+	 * that it is always on a list the overlap check of map() looks at.
 	 */
-	for (;;) {
+	do {
+		n = 0;
 		spin_lock_irqsave(&rc->lock, flags);
-		io = list_first_entry_or_null(&rc->to_submit, struct replay_io,
-					      list);
-		if (io)
+		while (n < DMR_SUBMIT_BATCH) {
+			io = list_first_entry_or_null(&rc->to_submit,
+						      struct replay_io, list);
+			if (!io)
+				break;
 			list_move_tail(&io->list, dmr_inflight_list(rc, io));
+			batch[n++] = io;
+		}
+		rc->by_worker += n;
 		spin_unlock_irqrestore(&rc->lock, flags);
-		if (!io)
-			break;
-		dmr_submit(io);
-	}
+		for (i = 0; i < n; i++)
+			dmr_submit(batch[i]);
+	} while (n == DMR_SUBMIT_BATCH);
+}
+
+/* The CPU after this one, for submit_work; this one if it is alone. */
+static int dmr_submit_cpu(void)
+{
+	int cpu = cpumask_next(raw_smp_processor_id(), cpu_online_mask);
+
+	return cpu < nr_cpu_ids ? cpu : cpumask_first(cpu_online_mask);
 }
 
 /*
@@ -478,7 +505,7 @@ static int replay_map(struct dm_target *ti, struct bio *bio)
 	struct replay_c *rc = ti->private;
 	struct replay_io *io = dm_per_bio_data(bio, sizeof(struct replay_io));
 	unsigned long flags;
-	bool wait = false;
+	bool wait = false, handover;
 	int r;
 
 	/*
@@ -531,15 +558,29 @@ static int replay_map(struct dm_target *ti, struct bio *bio)
 		wait = rc->features & DM_REPLAY_FEAT_SERIALIZE_OVERLAPS;
 	}
 	io->state = wait ? DMR_IO_WAITING : DMR_IO_INFLIGHT;
-	list_add_tail(&io->list,
-		      wait ? &rc->waiting : dmr_inflight_list(rc, io));
+	handover = !wait && rc->submit_depth &&
+		   rc->nr_inflight + rc->nr_held >= rc->submit_depth;
+	if (wait) {
+		list_add_tail(&io->list, &rc->waiting);
+	} else if (handover) {
+		/*
+		 * The worker may wait for a tag: the caller is not waiting.
+		 * Before the unlock: the worker may take it at once.
+		 */
+		io->clone.bi_opf &= ~REQ_NOWAIT;
+		list_add_tail(&io->list, &rc->to_submit);
+	} else {
+		list_add_tail(&io->list, dmr_inflight_list(rc, io));
+	}
 	if (rc->mode == DM_REPLAY_MODE_REPLAY)
 		dmr_live_insert(rc, io);
 	spin_unlock_irqrestore(&rc->lock, flags);
 
 	if (rc->mode == DM_REPLAY_MODE_REPLAY)
 		dmr_event();
-	if (!wait)
+	if (handover)
+		queue_work_on(dmr_submit_cpu(), dmr_submit_wq, &rc->submit_work);
+	else if (!wait)
 		dmr_submit(io);
 	return DM_MAPIO_SUBMITTED;
 }
@@ -1228,26 +1269,38 @@ void dmr_journal_id_base(struct replay_c *rc, u64 next_id)
  * Target
  */
 
-enum { ARG_SUBBUF_SIZE, ARG_N_SUBBUFS, ARG_VERIFY, ARG_SERIALIZE, NR_FEATS };
+enum {
+	ARG_SUBBUF_SIZE, ARG_N_SUBBUFS, ARG_VERIFY, ARG_SERIALIZE,
+	ARG_SUBMIT_DEPTH, NR_FEATS
+};
 
 static const char * const dmr_feature_names[NR_FEATS] = {
 	[ARG_SUBBUF_SIZE] = "subbuf_size",
 	[ARG_N_SUBBUFS] = "n_subbufs",
 	[ARG_VERIFY] = "verify_data",
 	[ARG_SERIALIZE] = "serialize_overlaps",
+	[ARG_SUBMIT_DEPTH] = "submit_depth",
 };
 
 static int dmr_parse_features(struct dm_arg_set *as, struct replay_c *rc,
 			      struct dm_target *ti)
 {
 	static const struct dm_arg _args[] = {
-		{0, 6, "Invalid number of feature args"},
+		{0, 8, "Invalid number of feature args"},
 		{4096, 4194304, "Invalid subbuf_size (4096 to 4194304)"},
 		{2, 1024, "Invalid n_subbufs (2 to 1024)"},
+		[1 + ARG_SUBMIT_DEPTH] = {0, 65536,
+			"Invalid submit_depth (0 to 65536)"},
 	};
 	static char * const need_value[] = {
 		[ARG_SUBBUF_SIZE] = "Feature subbuf_size needs a value",
 		[ARG_N_SUBBUFS] = "Feature n_subbufs needs a value",
+		[ARG_SUBMIT_DEPTH] = "Feature submit_depth needs a value",
+	};
+	unsigned int *value[] = {
+		[ARG_SUBBUF_SIZE] = &rc->subbuf_size,
+		[ARG_N_SUBBUFS] = &rc->n_subbufs,
+		[ARG_SUBMIT_DEPTH] = &rc->submit_depth,
 	};
 	unsigned long seen = 0;
 	unsigned int argc;
@@ -1275,14 +1328,13 @@ static int dmr_parse_features(struct dm_arg_set *as, struct replay_c *rc,
 		switch (f) {
 		case ARG_SUBBUF_SIZE:
 		case ARG_N_SUBBUFS:
+		case ARG_SUBMIT_DEPTH:
 			if (!argc) {
 				ti->error = need_value[f];
 				return -EINVAL;
 			}
 			argc--;
-			r = dm_read_arg(&_args[1 + f], as,
-					f == ARG_SUBBUF_SIZE ? &rc->subbuf_size :
-					&rc->n_subbufs, &ti->error);
+			r = dm_read_arg(&_args[1 + f], as, value[f], &ti->error);
 			if (r)
 				return r;
 			break;
@@ -1573,10 +1625,12 @@ static void replay_status(struct dm_target *ti, status_type_t type,
 		/* Racy against a checkpoint in progress; good enough to show. */
 		DMEMIT(" %llu", max(READ_ONCE(rc->last_ckpt),
 				    dmr_journal_last_ckpt(rc->journal)));
+		DMEMIT(" %llu", READ_ONCE(rc->by_worker));
 		break;
 
 	case STATUSTYPE_TABLE:
 		nfeat = (rc->subbuf_size ? 2 : 0) + (rc->n_subbufs ? 2 : 0) +
+			(rc->submit_depth ? 2 : 0) +
 			!!(rc->features & DM_REPLAY_FEAT_VERIFY_DATA) +
 			!!(rc->features & DM_REPLAY_FEAT_SERIALIZE_OVERLAPS);
 		DMEMIT("%s %llu %s", rc->dev->name,
@@ -1591,6 +1645,8 @@ static void replay_status(struct dm_target *ti, status_type_t type,
 			DMEMIT(" verify_data");
 		if (rc->features & DM_REPLAY_FEAT_SERIALIZE_OVERLAPS)
 			DMEMIT(" serialize_overlaps");
+		if (rc->submit_depth)
+			DMEMIT(" submit_depth %u", rc->submit_depth);
 		break;
 
 	case STATUSTYPE_IMA:
@@ -1664,7 +1720,7 @@ static int replay_iterate_devices(struct dm_target *ti,
  */
 static struct target_type replay_target = {
 	.name = "replay",
-	.version = {1, 0, 0},
+	.version = {1, 1, 0},
 	.features = DM_TARGET_NOWAIT,
 	.module = THIS_MODULE,
 	.ctr = replay_ctr,
@@ -1682,7 +1738,9 @@ static int __init dm_replay_init(void)
 {
 	int r;
 
-	dmr_submit_wq = alloc_workqueue("dm-replay", WQ_MEM_RECLAIM, 0);
+	/* High priority: a handed-over request waits for it to run. */
+	dmr_submit_wq = alloc_workqueue("dm-replay", WQ_MEM_RECLAIM | WQ_HIGHPRI,
+					0);
 	if (!dmr_submit_wq)
 		return -ENOMEM;
 	r = dmr_journal_init();

@@ -103,6 +103,7 @@ struct replay_c {
 	u32 features;			/* DM_REPLAY_FEAT_* */
 	unsigned int subbuf_size;	/* 0: not given in the table */
 	unsigned int n_subbufs;		/* 0: not given in the table */
+	unsigned int submit_depth;	/* 0: map() always submits */
 	dev_t devt;			/* of the dm device */
 	struct dmr_journal *journal;
 
@@ -135,6 +136,7 @@ struct replay_c {
 	u64 lower_errors;
 	u64 overlaps;
 	u64 reordered;
+	u64 by_worker;			/* requests submit_work submitted */
 	u64 div[DM_REPLAY_DIV_NODEV + 1];
 
 	struct work_struct submit_work;

@@ -33,12 +33,12 @@ trap cleanup EXIT
 # fio_total FILE DIR: sum of total_ios over jobs for read|write|sync
 fio_total() { jq "[.jobs[].$2.total_ios] | add" "$1"; }
 
-# run_case CASE LOWER FIO_ARGS...
+# run_case CASE LOWER FIO_ARGS...; FEAT: the table's feature arguments
 run_case() {
 	local c=$1 lower=$2 j=$S/$1.jnl js=$S/$1.json sum r w f total st
 	shift 2
 	dm_remove "$NAME"
-	if ! dm_create "$NAME" "0 $LEN replay $lower 0 record"; then
+	if ! dm_create "$NAME" "0 $LEN replay $lower 0 record${FEAT:+ $FEAT}"; then
 		tap_fail "fio.$c" "create failed"
 		return
 	fi
@@ -91,6 +91,15 @@ run_case() {
 	else
 		tap_fail "fio.$c.driver_delivered_all" "driver: $(cat "$S/$c.ckptd"), fio issued $total"
 	fi
+	# submit_depth 1: every request is outstanding on arrival, so the
+	# worker submits all of them; none otherwise.
+	local want=0
+	[[ ${FEAT:-} == *"submit_depth 1"* ]] && want=$(status_field "$NAME" ids_issued)
+	if [[ $(status_field "$NAME" by_worker) == "$want" ]]; then
+		tap_ok "fio.$c.by_worker"
+	else
+		tap_fail "fio.$c.by_worker" "by_worker $(status_field "$NAME" by_worker), expected $want"
+	fi
 	dm_remove "$NAME"
 }
 
@@ -102,6 +111,13 @@ run_case io_uring_mixed "$DMR_RAM0" --ioengine=io_uring \
 	--bssplit=4k/50:32k/50 "${common[@]}"
 run_case libaio_2jobs "$DMR_RAM0" --ioengine=libaio --bs=8k --numjobs=2 \
 	"${common[@]}"
+# The worker submits, with ids still in arrival order; then fio checks
+# what it wrote (the verify reads are counted like the others).
+FEAT="2 submit_depth 1" run_case io_uring_worker "$DMR_RAM0" --ioengine=io_uring \
+	--bssplit=4k/50:32k/50 "${common[@]}" --iodepth=16
+FEAT="2 submit_depth 1" run_case worker_verify "$DMR_RAM0" --ioengine=libaio \
+	--rw=randwrite --bs=8k --io_size=2M --iodepth=8 --verify=crc32c \
+	--verify_fatal=1
 
 # fsync=N on a lower device with a write cache: flushes are journaled.
 modprobe loop 2>/dev/null

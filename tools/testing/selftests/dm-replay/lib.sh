@@ -29,7 +29,8 @@ note() { echo "# $*"; }
 # Field of `dmsetup status` by name (see dm-replay.rst "Status").
 STATUS_FIELDS=(mode ids_issued in_flight held delivered checkpoints
 	journal_bytes journal_full journal_lost lower_errors overlaps
-	reordered div_missing div_shape div_status div_data last_checkpoint)
+	reordered div_missing div_shape div_status div_data last_checkpoint
+	by_worker)
 status_field() { # dmname field
 	local -a f
 	local i

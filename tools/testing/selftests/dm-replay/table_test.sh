@@ -61,12 +61,15 @@ round_trip all record subbuf_size 65536 n_subbufs 3 verify_data serialize_overla
 round_trip all_replay replay verify_data serialize_overlaps subbuf_size 4096 n_subbufs 2
 round_trip limits_low record subbuf_size 4096 n_subbufs 1024
 round_trip limits_high record subbuf_size 4194304 n_subbufs 2
+round_trip submit_depth record submit_depth 8
+round_trip submit_depth_max replay submit_depth 65536 serialize_overlaps
+round_trip every_feature record subbuf_size 8192 n_subbufs 4 verify_data serialize_overlaps submit_depth 1
 
 # Status after creation: mode and zero counters.
 if dm_create "$NAME" "0 $LEN replay $DMR_RAM0 0 replay"; then
 	st=$(dmsetup status "$NAME")
 	# all zero but journal_bytes: the header record (64 bytes); no checkpoint yet
-	if [[ $st =~ ^0\ $LEN\ replay\ replay(\ 0){5}\ 64(\ 0){10}$ ]]; then
+	if [[ $st =~ ^0\ $LEN\ replay\ replay(\ 0){5}\ 64(\ 0){11}$ ]]; then
 		tap_ok status.fresh_replay
 	else
 		tap_fail status.fresh_replay "status '$st'"
@@ -133,6 +136,11 @@ bad bad_subbuf_size word      "0 $LEN replay $r 0 record 2 subbuf_size lots"
 bad bad_n_subbufs one         "0 $LEN replay $r 0 record 2 n_subbufs 1"
 bad bad_n_subbufs big         "0 $LEN replay $r 0 record 2 n_subbufs 1025"
 bad bad_n_subbufs word        "0 $LEN replay $r 0 record 2 n_subbufs many"
+bad bad_submit_depth big      "0 $LEN replay $r 0 record 2 submit_depth 65537"
+bad bad_submit_depth negative "0 $LEN replay $r 0 record 2 submit_depth -1"
+bad bad_submit_depth word     "0 $LEN replay $r 0 record 2 submit_depth deep"
+bad bad_feature_count depth_no_value "0 $LEN replay $r 0 record 1 submit_depth"
+bad duplicate_feature depth   "0 $LEN replay $r 0 record 4 submit_depth 1 submit_depth 2"
 bad nonexistent_device path   "0 $LEN replay /dev/dmrt-no-such-device 0 record"
 bad nonexistent_device devt   "0 $LEN replay 250:250 0 record"
 
