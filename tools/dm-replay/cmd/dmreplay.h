@@ -61,12 +61,12 @@ int run_cmd(char *const argv[], char **out);
 #define NR_CKPT_KINDS (DM_REPLAY_CKPT_DETACH + 1)
 
 /* Parsed "dmsetup status" of one dm-replay target. */
-#define NR_STATUS 16
+#define NR_STATUS 17
 extern const char *const status_names[NR_STATUS];
 struct tstatus {
 	uint64_t start, length;
 	char mode[16];
-	uint64_t v[NR_STATUS];	/* ids_issued ... last_checkpoint */
+	uint64_t v[NR_STATUS];	/* ids_issued ... by_worker */
 	char table[512];	/* "dmsetup table" params, if asked */
 };
 /*

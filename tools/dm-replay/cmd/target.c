@@ -62,7 +62,7 @@ const char *const status_names[NR_STATUS] = {
 	"ids_issued", "in_flight", "held", "delivered", "checkpoints",
 	"journal_bytes", "journal_full", "journal_lost", "lower_errors",
 	"overlaps", "reordered", "div_missing", "div_shape", "div_status",
-	"div_data", "last_checkpoint",
+	"div_data", "last_checkpoint", "by_worker",
 };
 
 /* "dmsetup status|table NAME": the lines of replay targets, start, length, rest. */

@@ -16,6 +16,11 @@ if ! have_cmd fio || ! have_cmd jq; then
 	tap_skip fio.all "fio or jq not installed"
 	exit 0
 fi
+DMREPLAY=${DMREPLAY:-$DMR_TOP/tools/dm-replay/dmreplay}
+if [[ ! -x $DMREPLAY ]]; then
+	tap_skip fio.all "dmreplay not built ($DMREPLAY)"
+	exit 0
+fi
 
 NAME=dmrt_fio
 LEN=16384
@@ -99,6 +104,14 @@ run_case() {
 		tap_ok "fio.$c.by_worker"
 	else
 		tap_fail "fio.$c.by_worker" "by_worker $(status_field "$NAME" by_worker), expected $want"
+	fi
+	# `dmreplay status` shows the same count.
+	local shown
+	shown=$("$DMREPLAY" status "$NAME" | awk '$1 == "by_worker" { print $2 }')
+	if [[ $shown == "$(status_field "$NAME" by_worker)" ]]; then
+		tap_ok "fio.$c.tool_by_worker"
+	else
+		tap_fail "fio.$c.tool_by_worker" "dmreplay status: by_worker '$shown', dmsetup status: $(status_field "$NAME" by_worker)"
 	fi
 	dm_remove "$NAME"
 }
