@@ -143,6 +143,56 @@ else
 fi
 dm_remove "$NAME"
 
+# ---- the submit worker -------------------------------------------------
+# submit_depth 1: the worker submits every request.  Suspend and resume,
+# plain and --noflush, with requests on its list: each returns, and fio's
+# verify passes.
+if dm_create "$NAME" "0 $LEN replay $DMR_RAM0 0 record 2 submit_depth 1"; then
+	rm -f "$S/stop"
+	start_driver "$NAME" "$S/jw"
+	fio_loop &
+	loop_pid=$!
+	wait_field "$NAME" delivered 100 60 || note "fio slow to start: $(dmsetup status "$NAME")"
+	fails=0
+	for ((i = 0; i < N_DMSETUP; i++)); do
+		{ timeout 60 dmsetup suspend "$NAME" && dmsetup resume "$NAME" &&
+			timeout 60 dmsetup suspend --noflush "$NAME" &&
+			dmsetup resume "$NAME"; } >>"$S/worker.log" 2>&1 ||
+			fails=$((fails + 1))
+		sleep 0.1
+	done
+	if ((fails == 0)); then
+		tap_ok worker.suspend_cycles
+	else
+		tap_fail worker.suspend_cycles "$fails of $N_DMSETUP failed: $(tail -3 "$S/worker.log")"
+	fi
+	touch "$S/stop"
+	if ! timeout 300 tail --pid="$loop_pid" -f /dev/null; then
+		tap_fail worker.fio_finished "fio loop still running 300 s after stop"
+		kill "$loop_pid" 2>/dev/null
+	fi
+	wait "$loop_pid" 2>/dev/null
+	loop_pid=''
+	read -r runs ffails <"$S/fio.runs" 2>/dev/null || { runs=0; ffails=1; }
+	if ((runs > 0 && ffails == 0)); then
+		tap_ok worker.fio_verify
+	else
+		tap_fail worker.fio_verify "$ffails of $runs runs failed: $(grep -h -i -m3 'verify\|err' "$S"/fio.fail.* 2>/dev/null)"
+	fi
+	stop_driver || note "driver: $driver_sum"
+	by=$(status_field "$NAME" by_worker)
+	if [[ $by -gt 0 && $by == "$(status_field "$NAME" ids_issued)" &&
+		$(status_field "$NAME" held) == 0 &&
+		$(status_field "$NAME" in_flight) == 0 ]]; then
+		tap_ok worker.all_by_worker_none_left
+	else
+		tap_fail worker.all_by_worker_none_left "status $(dmsetup status "$NAME")"
+	fi
+	dm_remove "$NAME"
+else
+	tap_fail worker.create "create failed"
+fi
+
 # ---- remove ------------------------------------------------------------
 # held_read: a direct read that stays held (no driver); sets dd_pid
 held_read() {
