@@ -51,9 +51,6 @@ atomic_t dmr_events = ATOMIC_INIT(0);
 static atomic64_t dmr_claim_token = ATOMIC64_INIT(0);
 static struct workqueue_struct *dmr_submit_wq;
 
-/* The most requests the worker takes off to_submit under one lock. */
-#define DMR_SUBMIT_BATCH	16
-
 /* Something a checkpoint or poll() may wait for has happened. */
 void dmr_event(void)
 {
@@ -258,30 +255,26 @@ static u64 dmr_submitted_ns(struct replay_io *io, u64 done_ns)
 static void dmr_submit_work(struct work_struct *work)
 {
 	struct replay_c *rc = container_of(work, struct replay_c, submit_work);
-	struct replay_io *io, *batch[DMR_SUBMIT_BATCH];
-	unsigned int i, n;
+	struct replay_io *io;
 	unsigned long flags;
 
 	/*
-	 * A request goes from to_submit straight to an in-flight list, so
-	 * that it is always on a list the overlap check of map() looks at.
+	 * One at a time, so that a request is always on a list the overlap
+	 * check of map() looks at.
 	 */
-	do {
-		n = 0;
+	for (;;) {
 		spin_lock_irqsave(&rc->lock, flags);
-		while (n < DMR_SUBMIT_BATCH) {
-			io = list_first_entry_or_null(&rc->to_submit,
-						      struct replay_io, list);
-			if (!io)
-				break;
+		io = list_first_entry_or_null(&rc->to_submit, struct replay_io,
+					      list);
+		if (io) {
 			list_move_tail(&io->list, dmr_inflight_list(rc, io));
-			batch[n++] = io;
+			rc->by_worker++;
 		}
-		rc->by_worker += n;
 		spin_unlock_irqrestore(&rc->lock, flags);
-		for (i = 0; i < n; i++)
-			dmr_submit(batch[i]);
-	} while (n == DMR_SUBMIT_BATCH);
+		if (!io)
+			break;
+		dmr_submit(io);
+	}
 }
 
 /* The CPU after this one, for submit_work; this one if it is alone. */
