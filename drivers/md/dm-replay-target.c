@@ -260,7 +260,9 @@ static void dmr_submit_work(struct work_struct *work)
 
 	/*
 	 * One at a time, so that a request is always on a list the overlap
-	 * check of map() looks at.
+	 * check of map() looks at.  No caller waits here, so the clone may
+	 * wait for a tag: a REQ_NOWAIT refusal would reach io_uring from
+	 * this worker, which it does not retry.
 	 */
 	for (;;) {
 		spin_lock_irqsave(&rc->lock, flags);
@@ -268,6 +270,7 @@ static void dmr_submit_work(struct work_struct *work)
 					      list);
 		if (io) {
 			list_move_tail(&io->list, dmr_inflight_list(rc, io));
+			io->clone.bi_opf &= ~REQ_NOWAIT;
 			rc->by_worker++;
 		}
 		spin_unlock_irqrestore(&rc->lock, flags);
@@ -553,18 +556,12 @@ static int replay_map(struct dm_target *ti, struct bio *bio)
 	io->state = wait ? DMR_IO_WAITING : DMR_IO_INFLIGHT;
 	handover = !wait && rc->submit_depth &&
 		   rc->nr_inflight + rc->nr_held >= rc->submit_depth;
-	if (wait) {
+	if (wait)
 		list_add_tail(&io->list, &rc->waiting);
-	} else if (handover) {
-		/*
-		 * The worker may wait for a tag: the caller is not waiting.
-		 * Before the unlock: the worker may take it at once.
-		 */
-		io->clone.bi_opf &= ~REQ_NOWAIT;
+	else if (handover)
 		list_add_tail(&io->list, &rc->to_submit);
-	} else {
+	else
 		list_add_tail(&io->list, dmr_inflight_list(rc, io));
-	}
 	if (rc->mode == DM_REPLAY_MODE_REPLAY)
 		dmr_live_insert(rc, io);
 	spin_unlock_irqrestore(&rc->lock, flags);
