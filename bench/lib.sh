@@ -61,14 +61,18 @@ record_stop() {
 	wait "$rec_cap" 2>/dev/null || true
 }
 
-# randread_iops NAME: fio's IOPS of 4 KiB random reads at QD32 on
-# /dev/mapper/NAME, fio on CPU 0; ENGINE (io_uring), RT (2 s, after 1 s).
-randread_iops() {
+# fio_iops NAME [RW [QD]]: fio's IOPS (reads and writes) of 4 KiB
+# requests, RW (randread) at depth QD (32), on /dev/mapper/NAME, fio on
+# CPU 0; ENGINE (io_uring), RT (2 s, after 1 s).
+fio_iops() {
 	taskset -c 0 fio --name=r --filename="/dev/mapper/$1" --direct=1 --ioengine="${ENGINE:-io_uring}" \
-		--rw=randread --bs=4k --iodepth=32 --time_based --runtime="${RT:-2}" \
+		--rw="${2:-randread}" --bs=4k --iodepth="${3:-32}" --time_based --runtime="${RT:-2}" \
 		--ramp_time=1 --size=64m --output-format=json 2>/dev/null |
-		jq -r '.jobs[0].read.iops | floor'
+		jq -r '.jobs[0] | .read.iops + .write.iops | floor'
 }
+
+# randread_iops NAME: fio_iops NAME, 4 KiB random reads at QD32.
+randread_iops() { fio_iops "$1"; }
 
 # median VALUE...: the median of the numbers given.
 median() {
