@@ -61,13 +61,14 @@ record_stop() {
 	wait "$rec_cap" 2>/dev/null || true
 }
 
-# fio_iops NAME [RW [QD]]: fio's IOPS (reads and writes) of 4 KiB
-# requests, RW (randread) at depth QD (32), on /dev/mapper/NAME, fio on
-# CPU 0; ENGINE (io_uring), RT (2 s, after 1 s).
+# fio_iops NAME [RW [QD [OPTION...]]]: fio's IOPS (reads and writes) of
+# 4 KiB requests, RW (randread) at depth QD (32), on /dev/mapper/NAME,
+# fio on CPU 0, with any more fio OPTIONs; ENGINE (io_uring), RT (2 s,
+# after 1 s).
 fio_iops() {
 	taskset -c 0 fio --name=r --filename="/dev/mapper/$1" --direct=1 --ioengine="${ENGINE:-io_uring}" \
 		--rw="${2:-randread}" --bs=4k --iodepth="${3:-32}" --time_based --runtime="${RT:-2}" \
-		--ramp_time=1 --size=64m --output-format=json 2>/dev/null |
+		--ramp_time=1 --size=64m --output-format=json "${@:4}" 2>/dev/null |
 		jq -r '.jobs[0] | .read.iops + .write.iops | floor'
 }
 
