@@ -56,6 +56,35 @@ fio_loop() {
 	echo "$i $fails" >"$S/fio.runs"
 }
 
+# fio_loop_start: fio_loop in the background (loop_pid) until $S/stop,
+# once the device has delivered its first requests.
+fio_loop_start() {
+	rm -f "$S/stop" "$S/fio.runs" "$S"/fio.fail.*
+	fio_loop &
+	loop_pid=$!
+	wait_field "$NAME" delivered 100 60 || note "fio slow to start: $(dmsetup status "$NAME")"
+}
+
+# fio_loop_stop FINISHED VERIFIED: stop fio_loop; test FINISHED, that it
+# ends, and VERIFIED, that it ran and every run's verify passed.
+fio_loop_stop() {
+	local runs ffails
+	touch "$S/stop"
+	if ! timeout 300 tail --pid="$loop_pid" -f /dev/null; then
+		tap_fail "$1" "fio loop still running 300 s after stop"
+		kill "$loop_pid" 2>/dev/null
+	fi
+	wait "$loop_pid" 2>/dev/null
+	loop_pid=''
+	read -r runs ffails <"$S/fio.runs" 2>/dev/null || { runs=0; ffails=1; }
+	note "fio verify runs: $runs, failed: $ffails"
+	if ((runs > 0 && ffails == 0)); then
+		tap_ok "$2"
+	else
+		tap_fail "$2" "$ffails of $runs runs failed: $(grep -h -i -m3 'verify\|err' "$S"/fio.fail.* 2>/dev/null)"
+	fi
+}
+
 # ---- cycles under load -------------------------------------------------
 if ! dm_create "$NAME" "0 $LEN replay $DMR_RAM0 0 record 1 verify_data"; then
 	tap_fail create "create failed"
@@ -63,9 +92,7 @@ if ! dm_create "$NAME" "0 $LEN replay $DMR_RAM0 0 record 1 verify_data"; then
 fi
 table0=$(dmsetup table "$NAME")
 start_driver "$NAME" "$S/j"
-fio_loop &
-loop_pid=$!
-wait_field "$NAME" delivered 100 60 || note "fio slow to start: $(dmsetup status "$NAME")"
+fio_loop_start
 
 t0=$SECONDS
 out=$("$DMR_STRESS_TOOL" cycle "$NAME" --suspend "$N_SUSPEND" \
@@ -95,20 +122,7 @@ else
 	tap_fail dmsetup_cycles_under_load "$fails of $N_DMSETUP failed: $(tail -3 "$S/dmsetup.log")"
 fi
 
-touch "$S/stop"
-if ! timeout 300 tail --pid="$loop_pid" -f /dev/null; then
-	tap_fail fio_finished "fio loop still running 300 s after stop"
-	kill "$loop_pid" 2>/dev/null
-fi
-wait "$loop_pid" 2>/dev/null
-loop_pid=''
-read -r runs ffails <"$S/fio.runs" 2>/dev/null || { runs=0; ffails=1; }
-note "fio verify runs: $runs, failed: $ffails"
-if ((runs > 0 && ffails == 0)); then
-	tap_ok fio_verify_during_cycles
-else
-	tap_fail fio_verify_during_cycles "$ffails of $runs runs failed: $(grep -h -i -m3 'verify\|err' "$S"/fio.fail.* 2>/dev/null)"
-fi
+fio_loop_stop fio_finished fio_verify_during_cycles
 # A last pass reads back what the last run wrote.
 if fio "${FIO_JOB[@]}" --verify_only=1 --output="$S/fio.final" >/dev/null 2>&1; then
 	tap_ok fio_verify_final
@@ -148,11 +162,8 @@ dm_remove "$NAME"
 # plain and --noflush, with requests on its list: each returns, and fio's
 # verify passes.
 if dm_create "$NAME" "0 $LEN replay $DMR_RAM0 0 record 2 submit_depth 1"; then
-	rm -f "$S/stop"
 	start_driver "$NAME" "$S/jw"
-	fio_loop &
-	loop_pid=$!
-	wait_field "$NAME" delivered 100 60 || note "fio slow to start: $(dmsetup status "$NAME")"
+	fio_loop_start
 	fails=0
 	for ((i = 0; i < N_DMSETUP; i++)); do
 		{ timeout 60 dmsetup suspend "$NAME" && dmsetup resume "$NAME" &&
@@ -166,19 +177,7 @@ if dm_create "$NAME" "0 $LEN replay $DMR_RAM0 0 record 2 submit_depth 1"; then
 	else
 		tap_fail worker.suspend_cycles "$fails of $N_DMSETUP failed: $(tail -3 "$S/worker.log")"
 	fi
-	touch "$S/stop"
-	if ! timeout 300 tail --pid="$loop_pid" -f /dev/null; then
-		tap_fail worker.fio_finished "fio loop still running 300 s after stop"
-		kill "$loop_pid" 2>/dev/null
-	fi
-	wait "$loop_pid" 2>/dev/null
-	loop_pid=''
-	read -r runs ffails <"$S/fio.runs" 2>/dev/null || { runs=0; ffails=1; }
-	if ((runs > 0 && ffails == 0)); then
-		tap_ok worker.fio_verify
-	else
-		tap_fail worker.fio_verify "$ffails of $runs runs failed: $(grep -h -i -m3 'verify\|err' "$S"/fio.fail.* 2>/dev/null)"
-	fi
+	fio_loop_stop worker.fio_finished worker.fio_verify
 	stop_driver || note "driver: $driver_sum"
 	by=$(status_field "$NAME" by_worker)
 	if [[ $by -gt 0 && $by == "$(status_field "$NAME" ids_issued)" &&
