@@ -186,8 +186,8 @@ static int dmr_get_ckpt_args(const struct dm_replay_checkpoint __user *u,
 	unsafe_get_user(reserved, &u->reserved, efault);
 	user_read_access_end();
 
-	if (a->flags & ~(DM_REPLAY_CKPT_F_NOWAIT | DM_REPLAY_CKPT_F_SPIN) ||
-	    reserved)
+	if (a->flags & ~(DM_REPLAY_CKPT_F_NOWAIT | DM_REPLAY_CKPT_F_SPIN |
+			 DM_REPLAY_CKPT_F_SUBMIT) || reserved)
 		return -EINVAL;
 	if (a->nr_records > DMR_MAX_EXPECT)
 		return -E2BIG;
@@ -224,6 +224,7 @@ efault:
  * dmr_ckpt_empty - the fast path of a checkpoint
  * @s: the session, its lock held
  * @nr: the checkpoint number
+ * @flags: DM_REPLAY_CKPT_F_*: F_SUBMIT is taken note of here
  *
  * An emulator checkpoints far more often than completions arrive, so most
  * checkpoints find nothing held.  If every target of @s is in record mode
@@ -242,7 +243,7 @@ efault:
  * decide (something is held, a replay target, a number not above a
  * target's last, or no target at all).
  */
-static int dmr_ckpt_empty(struct dmr_session *s, u64 nr)
+static int dmr_ckpt_empty(struct dmr_session *s, u64 nr, u32 flags)
 {
 	struct replay_c *rc;
 	bool any = false;
@@ -252,7 +253,8 @@ static int dmr_ckpt_empty(struct dmr_session *s, u64 nr)
 	list_for_each_entry_rcu(rc, &dmr_targets, reg) {
 		if (!dmr_attached(rc, s))
 			continue;
-		if (!dmr_may_skip(rc, nr))
+		if (dmr_set_submitter(rc, flags & DM_REPLAY_CKPT_F_SUBMIT) ||
+		    !dmr_may_skip(rc, nr))
 			goto out;
 		any = true;
 	}
@@ -306,7 +308,7 @@ static noinline int dmr_ckpt_full(struct dmr_session *s,
 	}
 	if (!r && nrec) {
 		r = dmr_checkpoint_record(rcs, nrec, &s->lock, a->checkpoint,
-					  &delivered);
+					  a->flags, &delivered);
 		res.delivered += delivered;
 	}
 	/* A checkpoint that delivered nothing can be tried again. */
@@ -336,7 +338,7 @@ static int dmr_ioc_checkpoint(struct dmr_session *s, void __user *argp)
 	if (a.checkpoint <= s->last_ckpt)
 		return -EINVAL;
 
-	if (a.nr_records || dmr_ckpt_empty(s, a.checkpoint))
+	if (a.nr_records || dmr_ckpt_empty(s, a.checkpoint, a.flags))
 		return dmr_ckpt_full(s, argp, &a);
 	s->last_ckpt = a.checkpoint;
 	return dmr_put_ckpt_result(argp, &nothing);
@@ -423,7 +425,8 @@ static __poll_t dmr_ctl_poll(struct file *file, poll_table *wait)
 	poll_wait(file, &dmr_wq, wait);
 	rcu_read_lock();
 	list_for_each_entry_rcu(rc, &dmr_targets, reg) {
-		if (dmr_attached(rc, s) && dmr_nr_held(rc)) {
+		if (dmr_attached(rc, s) &&
+		    (dmr_nr_held(rc) || dmr_has_handed_over(rc))) {
 			mask = EPOLLIN | EPOLLRDNORM;
 			break;
 		}

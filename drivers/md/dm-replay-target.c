@@ -14,6 +14,10 @@
  *   rc->delivered and rc->checkpoints are atomics, outside rc->lock.
  *   rc->submit_work runs one at a time; it takes requests off
  *   rc->to_submit under rc->lock and submits them with no lock held.
+ *   rc->handed is an llist: map() adds to it under rc->lock (so that
+ *   whoever clears rc->by_session under that lock sees every request
+ *   handed over before), and a checkpoint or submit_work takes it all
+ *   with llist_del_all(), with no lock.
  *
  * Who submits.  map() submits the clone itself, unless the table sets
  * submit_depth and that many of the target's requests are outstanding
@@ -21,7 +25,12 @@
  * (for a request-based device, a request, a tag and a queue run) is
  * taken off the submitter's CPU.  map() puts the request on
  * rc->to_submit, in id order, and queues rc->submit_work on the next
- * online CPU, which submits it there.  Ids are still taken in map().
+ * online CPU, which submits it there.  Or the session that checkpoints
+ * the target asked to submit (DM_REPLAY_CKPT_F_SUBMIT): then map() puts
+ * every request on rc->handed, and the session's next checkpoint submits
+ * them, in its own task; a suspend, a detach or a checkpoint without the
+ * flag hands submission back (dmr_set_submitter(), dmr_release_held()).
+ * Ids are still taken in map().
  *
  * How a completion is held.  map() submits its own clone of dm's bio to
  * the lower device; the clone lives in per-bio data, shares dm's bvecs
@@ -252,18 +261,18 @@ static u64 dmr_submitted_ns(struct replay_io *io, u64 done_ns)
 #endif
 }
 
-static void dmr_submit_work(struct work_struct *work)
+/*
+ * Submit what map() handed over to the worker (rc->to_submit), in id
+ * order.  One at a time, so that a request is always on a list the
+ * overlap check of map() looks at.  No caller waits here, so the clone
+ * may wait for a tag: a REQ_NOWAIT refusal would reach io_uring from a
+ * task it does not retry in.  Called with no lock held; may sleep.
+ */
+static void dmr_submit_to_submit(struct replay_c *rc)
 {
-	struct replay_c *rc = container_of(work, struct replay_c, submit_work);
 	struct replay_io *io;
 	unsigned long flags;
 
-	/*
-	 * One at a time, so that a request is always on a list the overlap
-	 * check of map() looks at.  No caller waits here, so the clone may
-	 * wait for a tag: a REQ_NOWAIT refusal would reach io_uring from
-	 * this worker, which it does not retry.
-	 */
 	for (;;) {
 		spin_lock_irqsave(&rc->lock, flags);
 		io = list_first_entry_or_null(&rc->to_submit, struct replay_io,
@@ -278,6 +287,62 @@ static void dmr_submit_work(struct work_struct *work)
 			break;
 		dmr_submit(io);
 	}
+}
+
+/*
+ * Submit what map() handed over to the session (rc->handed), oldest
+ * first, with no lock: map() put them on their in-flight lists already.
+ * Called with no lock held; may sleep.
+ */
+static void dmr_submit_handed(struct replay_c *rc)
+{
+	struct llist_node *first = llist_del_all(&rc->handed);
+	struct replay_io *io, *next;
+	struct blk_plug plug;
+
+	if (!first)
+		return;
+	blk_start_plug(&plug);
+	/* A request may be ended as soon as it is submitted. */
+	llist_for_each_entry_safe(io, next, llist_reverse_order(first), hand)
+		dmr_submit(io);
+	blk_finish_plug(&plug);
+}
+
+static void dmr_submit_work(struct work_struct *work)
+{
+	struct replay_c *rc = container_of(work, struct replay_c, submit_work);
+
+	dmr_submit_handed(rc);
+	dmr_submit_to_submit(rc);
+}
+
+/* Whether map() has handed requests to the session it has not taken. */
+bool dmr_has_handed_over(struct replay_c *rc)
+{
+	return !llist_empty(&rc->handed);
+}
+
+/**
+ * dmr_set_submitter - a checkpoint says whether its session submits
+ * @rc: a target attached to the checkpointing session
+ * @on: DM_REPLAY_CKPT_F_SUBMIT was given
+ *
+ * Takes rc->lock only when the answer changes.  A target that is not
+ * holding (suspending) is not handed over.  Returns whether requests
+ * wait to be submitted: then the checkpoint takes the full path, which
+ * submits them.  Called from the empty checkpoint under RCU: no sleep.
+ */
+bool dmr_set_submitter(struct replay_c *rc, bool on)
+{
+	unsigned long flags;
+
+	if (READ_ONCE(rc->by_session) != on) {
+		spin_lock_irqsave(&rc->lock, flags);
+		rc->by_session = on && rc->may_hold;
+		spin_unlock_irqrestore(&rc->lock, flags);
+	}
+	return dmr_has_handed_over(rc);
 }
 
 /* The CPU after this one, for submit_work; this one if it is alone. */
@@ -501,7 +566,7 @@ static int replay_map(struct dm_target *ti, struct bio *bio)
 	struct replay_c *rc = ti->private;
 	struct replay_io *io = dm_per_bio_data(bio, sizeof(struct replay_io));
 	unsigned long flags;
-	bool wait = false, handover;
+	bool wait = false, handover, to_session;
 	int r;
 
 	/*
@@ -554,7 +619,8 @@ static int replay_map(struct dm_target *ti, struct bio *bio)
 		wait = rc->features & DM_REPLAY_FEAT_SERIALIZE_OVERLAPS;
 	}
 	io->state = wait ? DMR_IO_WAITING : DMR_IO_INFLIGHT;
-	handover = !wait && rc->submit_depth &&
+	to_session = !wait && rc->by_session;
+	handover = !wait && !to_session && rc->submit_depth &&
 		   rc->nr_inflight + rc->nr_held >= rc->submit_depth;
 	if (wait)
 		list_add_tail(&io->list, &rc->waiting);
@@ -562,15 +628,23 @@ static int replay_map(struct dm_target *ti, struct bio *bio)
 		list_add_tail(&io->list, &rc->to_submit);
 	else
 		list_add_tail(&io->list, dmr_inflight_list(rc, io));
+	if (to_session) {
+		/* See dmr_submit_to_submit() for REQ_NOWAIT. */
+		io->clone.bi_opf &= ~REQ_NOWAIT;
+		llist_add(&io->hand, &rc->handed);
+		rc->by_worker++;
+	}
 	if (rc->mode == DM_REPLAY_MODE_REPLAY)
 		dmr_live_insert(rc, io);
 	spin_unlock_irqrestore(&rc->lock, flags);
 
-	if (rc->mode == DM_REPLAY_MODE_REPLAY)
+	/* Replay waits for requests; a submitting session may be in poll(). */
+	if (rc->mode == DM_REPLAY_MODE_REPLAY ||
+	    (to_session && wq_has_sleeper(&dmr_wq)))
 		dmr_event();
 	if (handover)
 		queue_work_on(dmr_submit_cpu(), dmr_submit_wq, &rc->submit_work);
-	else if (!wait)
+	else if (!wait && !to_session)
 		dmr_submit(io);
 	return DM_MAPIO_SUBMITTED;
 }
@@ -740,18 +814,22 @@ static void dmr_cap(struct replay_c *rc, struct list_head *list, u32 *count)
  * @n: how many
  * @nest: the session's mutex if @n may be more than one, else NULL
  * @nr: the checkpoint number, greater than every earlier one of @rcs
+ * @flags: DM_REPLAY_CKPT_F_*; with F_SUBMIT the caller submits
  * @delivered: out, completions delivered
  *
+ * First submits the requests handed over to the session (those that
+ * finish while they are submitted are delivered by this checkpoint).
  * All or nothing: if one journal cannot take its records, nothing is
  * delivered and -EAGAIN is returned.  Delivery is in ascending id order
  * across all targets.
  */
 int dmr_checkpoint_record(struct replay_c **rcs, unsigned int n,
-			  struct mutex *nest, u64 nr, u32 *delivered)
+			  struct mutex *nest, u64 nr, u32 flags,
+			  u32 *delivered)
 {
 	struct list_head lists[DMR_MAX_ATTACH];
 	u32 counts[DMR_MAX_ATTACH];
-	unsigned long flags;
+	unsigned long irqflags;
 	unsigned int i;
 	u64 total = 0;
 	LIST_HEAD(all);
@@ -769,12 +847,14 @@ int dmr_checkpoint_record(struct replay_c **rcs, unsigned int n,
 	for (i = 0; i < n; i++) {
 		struct replay_c *rc = rcs[i];
 
+		if (dmr_set_submitter(rc, flags & DM_REPLAY_CKPT_F_SUBMIT))
+			dmr_submit_handed(rc);
 		INIT_LIST_HEAD(&lists[i]);
-		spin_lock_irqsave(&rc->lock, flags);
+		spin_lock_irqsave(&rc->lock, irqflags);
 		list_splice_init(&rc->done, &lists[i]);
 		counts[i] = rc->nr_held;
 		rc->nr_held = 0;
-		spin_unlock_irqrestore(&rc->lock, flags);
+		spin_unlock_irqrestore(&rc->lock, irqflags);
 		dmr_sort_by_id(&lists[i]);
 		dmr_cap(rc, &lists[i], &counts[i]);
 		total += counts[i];
@@ -1012,6 +1092,9 @@ static int dmr_match_all(struct replay_c **rcs, unsigned int n,
 		for (t = 0; t < n; t++) {
 			struct replay_c *rc = rcs[t];
 
+			if (dmr_set_submitter(rc, ckpt_flags &
+					      DM_REPLAY_CKPT_F_SUBMIT))
+				dmr_submit_handed(rc);
 			spin_lock_irqsave(&rc->lock, flags);
 			if (rc->hold_gen != gen[t] || !rc->may_hold) {
 				spin_unlock_irqrestore(&rc->lock, flags);
@@ -1424,6 +1507,7 @@ static int replay_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	INIT_LIST_HEAD(&rc->waiting);
 	INIT_LIST_HEAD(&rc->done);
 	INIT_LIST_HEAD(&rc->to_submit);
+	init_llist_head(&rc->handed);
 	rc->live_ios = RB_ROOT;
 	INIT_WORK(&rc->submit_work, dmr_submit_work);
 	rc->may_hold = true;
@@ -1514,6 +1598,10 @@ static void dmr_release_held(struct replay_c *rc, u8 kind, bool stop)
 		rc->may_hold = false;
 		rc->hold_gen++;
 	}
+	/* Nobody submits for the session now: the worker takes over. */
+	rc->by_session = false;
+	if (dmr_has_handed_over(rc))
+		queue_work(dmr_submit_wq, &rc->submit_work);
 	list_for_each_entry(io, &rc->done, list)
 		dmr_forget(rc, io);
 	list_splice_init(&rc->done, &list);
@@ -1683,7 +1771,7 @@ static int replay_message(struct dm_target *ti, unsigned int argc,
 		return -EINVAL;
 	}
 
-	r = dmr_checkpoint_record(&rc, 1, NULL, nr, &delivered);
+	r = dmr_checkpoint_record(&rc, 1, NULL, nr, 0, &delivered);
 	if (r == -EINVAL)
 		DMERR("%s: checkpoint %llu is not after checkpoint %llu",
 		      rc->journal->name, nr, READ_ONCE(rc->last_ckpt));

@@ -27,6 +27,7 @@
 #include <linux/bio.h>
 #include <linux/device-mapper.h>
 #include <linux/list.h>
+#include <linux/llist.h>
 #include <linux/mutex.h>
 #include <linux/rbtree.h>
 #include <linux/rculist.h>
@@ -78,6 +79,7 @@ struct replay_io {
 	struct replay_c *rc;
 	struct bio *bio;		/* dm's bio, ended at delivery */
 	struct list_head list;		/* an inflight, waiting or done list */
+	struct llist_node hand;		/* on rc->handed */
 	struct rb_node node;		/* replay mode: rc->live, by id */
 	struct bvec_iter iter;		/* data of @bio, for the crc */
 	u64 id;
@@ -119,12 +121,14 @@ struct replay_c {
 
 	spinlock_t lock;		/* irq-safe: everything below */
 	bool may_hold;
+	bool by_session;		/* CKPT_F_SUBMIT: a session submits */
 	unsigned int hold_gen;		/* bumped when holding stops */
 	struct list_head inflight_reads;	/* and ops with no sectors */
 	struct list_head inflight_writes;	/* that change data */
 	struct list_head waiting;
 	struct list_head done;
-	struct list_head to_submit;	/* waiting ones now free to go */
+	struct list_head to_submit;	/* for submit_work */
+	struct llist_head handed;	/* for the session: CKPT_F_SUBMIT */
 	struct rb_root live_ios;	/* replay: undelivered ios by id */
 	u64 lower_seq;
 	u64 nr_inflight;		/* incl. waiting */
@@ -136,7 +140,7 @@ struct replay_c {
 	u64 lower_errors;
 	u64 overlaps;
 	u64 reordered;
-	u64 by_worker;			/* requests submit_work submitted */
+	u64 by_worker;			/* requests map() did not submit */
 	u64 div[DM_REPLAY_DIV_NODEV + 1];
 
 	struct work_struct submit_work;
@@ -166,13 +170,16 @@ struct dmr_replay_result {
 };
 
 int dmr_checkpoint_record(struct replay_c **rcs, unsigned int n,
-			  struct mutex *nest, u64 nr, u32 *delivered);
+			  struct mutex *nest, u64 nr, u32 flags,
+			  u32 *delivered);
 int dmr_checkpoint_replay(struct replay_c **rcs, unsigned int n,
 			  struct mutex *nest, u64 nr,
 			  const struct dm_replay_expect *exp, u32 nr_exp,
 			  unsigned long timeout, u32 flags,
 			  struct dmr_replay_result *res);
 void dmr_detached(struct replay_c *rc);
+bool dmr_set_submitter(struct replay_c *rc, bool on);
+bool dmr_has_handed_over(struct replay_c *rc);
 bool dmr_may_skip(struct replay_c *rc, u64 nr);
 void dmr_raise_last_ckpt(struct replay_c *rc, u64 nr);
 u64 dmr_nr_held(struct replay_c *rc);

@@ -199,6 +199,7 @@ struct dm_replay_expect {
 /* Checkpoint flags. */
 #define DM_REPLAY_CKPT_F_NOWAIT		(1U << 0)	/* replay: don't wait */
 #define DM_REPLAY_CKPT_F_SPIN		(1U << 1)	/* replay: wait by polling */
+#define DM_REPLAY_CKPT_F_SUBMIT		(1U << 2)	/* this caller submits */
 
 /*
  * CHECKPOINT: in record mode (records == 0, nr_records == 0) delivers
@@ -206,6 +207,11 @@ struct dm_replay_expect {
  * mode delivers exactly the expected completions, in the given order,
  * waiting up to timeout_ms for late ones: asleep, or with F_SPIN polling
  * on the caller's CPU (still yielding it to other tasks and to signals).
+ * With F_SUBMIT the caller, which checkpoints in a loop, also submits
+ * the targets' requests to their lower devices, in its own task, until
+ * it checkpoints without F_SUBMIT, detaches or closes the session; the
+ * submitting task then only queues them.  A request handed over wakes
+ * poll(), and is submitted by the next checkpoint of any kind.
  *
  * The kernel reads the input fields and writes the output fields back;
  * first is written only when divergences is not 0.

@@ -167,8 +167,8 @@ TEST_F(bad, checkpoint_bad_fields_einval)
 	ASSERT_EQ(0, dmr_attach(self->ctl, &self->rec));
 	memset(&ck, 0, sizeof(ck));
 	ck.checkpoint = 10;
-	ck.flags = 1U << 2;
-	EXPECT_EQ(EINVAL, ioc(self->ctl, DM_REPLAY_IOC_CHECKPOINT, &ck)) TH_LOG("flags bit 2");
+	ck.flags = 1U << 3;
+	EXPECT_EQ(EINVAL, ioc(self->ctl, DM_REPLAY_IOC_CHECKPOINT, &ck)) TH_LOG("flags bit 3");
 	ck.flags = 1U << 31;
 	EXPECT_EQ(EINVAL, ioc(self->ctl, DM_REPLAY_IOC_CHECKPOINT, &ck)) TH_LOG("flags bit 31");
 	ck.flags = 0;

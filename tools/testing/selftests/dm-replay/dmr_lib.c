@@ -202,14 +202,14 @@ int dmr_status(const char *name, struct dmr_status *st)
 	if (dmr_sh_out(out, sizeof(out), "dmsetup status %s", name))
 		return -1;
 	n = sscanf(out, "%llu %llu replay %15s %lu %lu %lu %lu %lu %lu %lu "
-		   "%lu %lu %lu %lu %lu %lu %lu %lu",
+		   "%lu %lu %lu %lu %lu %lu %lu %lu %lu %lu",
 		   &start, &len, st->mode, &st->ids_issued, &st->in_flight,
 		   &st->held, &st->delivered, &st->checkpoints,
 		   &st->journal_bytes, &st->journal_full, &st->journal_lost,
 		   &st->lower_errors, &st->overlaps, &st->reordered,
 		   &st->div_missing, &st->div_shape, &st->div_status,
-		   &st->div_data);
-	if (n != 18) {
+		   &st->div_data, &st->last_checkpoint, &st->by_worker);
+	if (n != 20) {
 		fprintf(stderr, "dmr_status: %s: unparsable status '%s'\n",
 			name, out);
 		return -1;

@@ -33,7 +33,7 @@ struct dmr_status {
 	uint64_t ids_issued, in_flight, held, delivered, checkpoints;
 	uint64_t journal_bytes, journal_full, journal_lost, lower_errors;
 	uint64_t overlaps, reordered, div_missing, div_shape, div_status;
-	uint64_t div_data;
+	uint64_t div_data, last_checkpoint, by_worker;
 };
 
 /* Run a shell command (its stdout goes to stderr); returns exit status. */

@@ -122,7 +122,7 @@ cleanup_devices() {
 }
 
 main() {
-	local all=(control hold ops table fio_record replay replay_ioctl badinput badioctl ioctl_fuzz suspend faults journal_stress clients concurrency driver) s suites
+	local all=(control hold ops table fio_record replay replay_ioctl badinput badioctl ioctl_fuzz suspend faults journal_stress clients concurrency driver submit) s suites
 	tmpd=$(mktemp -d /tmp/dmr-run.XXXXXX)
 	trap 'rm -rf "$tmpd"' EXIT
 	suites=("$@")
