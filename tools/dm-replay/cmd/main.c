@@ -20,8 +20,8 @@ static const struct subcmd subcmds[] = {
 	  "Show the status of the replay target(s) of NAME.\n"
 	  "  -j, --json   one JSON object per target, one per line\n" },
 	{ "checkpoint", cmd_checkpoint,
-	  "NAME... [--every USEC|--spin USEC] [--count N|--until-signal] [--id-base N]\n"
-	  "    [--first N] [--session-fd FD]",
+	  "NAME... [--every USEC|--spin USEC [--submit]] [--count N|--until-signal]\n"
+	  "    [--id-base N] [--first N] [--session-fd FD]",
 	  "Checkpoint driver: attach the devices to a session and checkpoint\n"
 	  "whenever completions are held, until SIGINT/SIGTERM; then detach and\n"
 	  "print \"checkpoints=N delivered=N eagain=N\" on stderr.\n"
@@ -29,6 +29,9 @@ static const struct subcmd subcmds[] = {
 	  "  -s, --spin USEC      checkpoint back to back, without sleeping in\n"
 	  "                       poll(), until USEC microseconds pass with nothing\n"
 	  "                       delivered (uses a CPU; fewest wakeups)\n"
+	  "  -b, --submit         with --spin: submit the devices' requests to their\n"
+	  "                       lower devices from this thread, so the thread\n"
+	  "                       that issues them only queues them\n"
 	  "  -c, --count N        stop after N checkpoints that delivered something\n"
 	  "  -u, --until-signal   run until SIGINT/SIGTERM (the default)\n"
 	  "  -i, --id-base N      set the next request id to N first\n"
@@ -39,14 +42,16 @@ static const struct subcmd subcmds[] = {
 	  "Copy the journal of NAME from debugfs to FILE (\"-\": stdout) until\n"
 	  "SIGINT/SIGTERM, then drain the rest.  Progress on a terminal.\n"
 	  "  -o, --output FILE    where to write the journal (required)\n" },
-	{ "replay", cmd_replay, "NAME FILE [--timeout MS] [--ready PATH] [--spin]",
+	{ "replay", cmd_replay, "NAME FILE [--timeout MS] [--ready PATH] [--spin [--submit]]",
 	  "Replay journal FILE on replay-mode device NAME: set the next id to\n"
 	  "the recording's, then issue each journaled checkpoint with its\n"
 	  "completions.  Exit 1 on any divergence or timeout.\n"
 	  "  -t, --timeout MS     wait per checkpoint (default: kernel's 10000)\n"
 	  "  -r, --ready PATH     create PATH once attached and the id is set\n"
 	  "  -s, --spin           wait for late requests by polling, not asleep\n"
-	  "                       (spends a CPU; spares the workload a wakeup)\n" },
+	  "                       (spends a CPU; spares the workload a wakeup)\n"
+	  "  -b, --submit         with --spin: submit the device's requests from\n"
+	  "                       this thread, as checkpoint --submit does\n" },
 	{ "dump", cmd_dump, "FILE [--json]",
 	  "Print the records of journal FILE (\"-\": stdin).\n"
 	  "  -j, --json   a JSON array, one record object per line\n" },

@@ -69,6 +69,7 @@ static int issue(struct dmr_session *s, uint64_t *n, bool jump,
 struct ckpt_opts {
 	uint64_t every_us, spin_us, count, id_base, first, fd;
 	bool set_id, fixed, adopt;	/* fixed: --first given; adopt: --session-fd */
+	bool submit;
 };
 
 static int ckpt_opt(int c, const char *arg, void *ctx)
@@ -82,6 +83,7 @@ static int ckpt_opt(int c, const char *arg, void *ctx)
 	case 'i': o->set_id = true; return parse_u64(arg, "--id-base", &o->id_base);
 	case 'f': o->fixed = true; return parse_u64(arg, "--first", &o->first);
 	case 'S': o->adopt = true; return parse_u64(arg, "--session-fd", &o->fd);
+	case 'b': o->submit = true; return 0;
 	default: return 0;	/* 'u': the default */
 	}
 }
@@ -123,6 +125,7 @@ int cmd_checkpoint(int argc, char **argv)
 		{ "id-base", required_argument, NULL, 'i' },
 		{ "first", required_argument, NULL, 'f' },
 		{ "session-fd", required_argument, NULL, 'S' },
+		{ "submit", no_argument, NULL, 'b' },
 		{ "help", no_argument, NULL, 'h' }, {}
 	};
 	struct ckpt_opts o = { .first = 1 };
@@ -133,13 +136,15 @@ int cmd_checkpoint(int argc, char **argv)
 	struct dmr_session *s;
 	struct dmr_dev *devs;
 
-	ret = parse_opts(argc, argv, "e:s:c:ui:f:S:", lo, ckpt_opt, &o, 1, -1);
+	ret = parse_opts(argc, argv, "e:s:c:ui:f:S:b", lo, ckpt_opt, &o, 1, -1);
 	if (ret >= 0)
 		return ret;
 	if (!o.first)
 		return usage_err("--first: checkpoint numbers start at 1");
 	if (o.every_us && o.spin_us)
 		return usage_err("--every and --spin exclude each other");
+	if (o.submit && !o.spin_us)
+		return usage_err("--submit needs --spin: the requests it takes over wait for its next checkpoint");
 	if (o.spin_us > 60000000)
 		return usage_err("--spin %llu: at most 60000000 us (a minute)",
 				 (unsigned long long)o.spin_us);
@@ -193,7 +198,8 @@ int cmd_checkpoint(int argc, char **argv)
 			break;
 		if (o.every_us)
 			next_at = now_ns() + o.every_us * 1000;
-		ret = issue(s, &n, !o.fixed, NULL, 0, 0, 0, &ck);
+		ret = issue(s, &n, !o.fixed, NULL, 0, 0,
+			    o.submit ? DM_REPLAY_CKPT_F_SUBMIT : 0, &ck);
 		if (ret == -EAGAIN) {
 			eagain++;
 			backoff = backoff ? (backoff * 2 > 100 ? 100 : backoff * 2) : 1;
@@ -235,7 +241,7 @@ struct replay {
 struct replay_opts {
 	const char *ready;
 	uint32_t timeout;
-	bool spin;
+	bool spin, submit;
 };
 
 static int replay_opt(int c, const char *arg, void *ctx)
@@ -250,6 +256,10 @@ static int replay_opt(int c, const char *arg, void *ctx)
 	}
 	if (c == 's') {
 		o->spin = true;
+		return 0;
+	}
+	if (c == 'b') {
+		o->submit = true;
 		return 0;
 	}
 	ret = parse_u64(arg, "--timeout", &v);
@@ -400,6 +410,7 @@ int cmd_replay(int argc, char **argv)
 		{ "timeout", required_argument, NULL, 't' },
 		{ "ready", required_argument, NULL, 'r' },
 		{ "spin", no_argument, NULL, 's' },
+		{ "submit", no_argument, NULL, 'b' },
 		{ "help", no_argument, NULL, 'h' }, {}
 	};
 	struct replay_opts o = { 0 };
@@ -409,12 +420,15 @@ int cmd_replay(int argc, char **argv)
 	uint64_t base = 0;
 	int ret, fd;
 
-	ret = parse_opts(argc, argv, "t:r:s", lo, replay_opt, &o, 2, 2);
+	ret = parse_opts(argc, argv, "t:r:sb", lo, replay_opt, &o, 2, 2);
 	if (ret >= 0)
 		return ret;
+	if (o.submit && !o.spin)
+		return usage_err("--submit needs --spin: the requests it takes over wait for its next checkpoint");
 	r.file = argv[optind + 1];
 	r.timeout_ms = o.timeout;
-	r.flags = o.spin ? DM_REPLAY_CKPT_F_SPIN : 0;
+	r.flags = (o.spin ? DM_REPLAY_CKPT_F_SPIN : 0) |
+		  (o.submit ? DM_REPLAY_CKPT_F_SUBMIT : 0);
 	if (target_status(argv[optind], &st, 1, false) < 0)
 		return EXIT_FAIL;
 	if (strcmp(st.mode, "replay"))
