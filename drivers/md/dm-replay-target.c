@@ -317,32 +317,14 @@ static void dmr_submit_work(struct work_struct *work)
 	dmr_submit_to_submit(rc);
 }
 
-/* Whether map() has handed requests to the session it has not taken. */
-bool dmr_has_handed_over(struct replay_c *rc)
-{
-	return !llist_empty(&rc->handed);
-}
-
-/**
- * dmr_set_submitter - a checkpoint says whether its session submits
- * @rc: a target attached to the checkpointing session
- * @on: DM_REPLAY_CKPT_F_SUBMIT was given
- *
- * Takes rc->lock only when the answer changes.  A target that is not
- * holding (suspending) is not handed over.  Returns whether requests
- * wait to be submitted: then the checkpoint takes the full path, which
- * submits them.  Called from the empty checkpoint under RCU: no sleep.
- */
-bool dmr_set_submitter(struct replay_c *rc, bool on)
+/* The slow half of dmr_set_submitter(): the answer changes. */
+void dmr_change_submitter(struct replay_c *rc, bool on)
 {
 	unsigned long flags;
 
-	if (READ_ONCE(rc->by_session) != on) {
-		spin_lock_irqsave(&rc->lock, flags);
-		rc->by_session = on && rc->may_hold;
-		spin_unlock_irqrestore(&rc->lock, flags);
-	}
-	return dmr_has_handed_over(rc);
+	spin_lock_irqsave(&rc->lock, flags);
+	rc->by_session = on && rc->may_hold;
+	spin_unlock_irqrestore(&rc->lock, flags);
 }
 
 /* The CPU after this one, for submit_work; this one if it is alone. */
@@ -690,30 +672,6 @@ static int dmr_check_number(struct replay_c **rcs, unsigned int n, u64 nr)
 		if (nr <= READ_ONCE(rcs[i]->last_ckpt))
 			return -EINVAL;
 	return 0;
-}
-
-/*
- * rc->last_ckpt only grows.  It is checked under ckpt_mutex, but an empty
- * checkpoint raises it without that mutex (dmr_ckpt_empty()), so every
- * writer raises it with cmpxchg.
- */
-void dmr_raise_last_ckpt(struct replay_c *rc, u64 nr)
-{
-	u64 old = READ_ONCE(rc->last_ckpt);
-
-	while (old < nr && !try_cmpxchg64(&rc->last_ckpt, &old, nr))
-		;
-}
-
-/*
- * May an empty checkpoint @nr pass @rc by?  Only if it is in record mode,
- * holds nothing and @nr is above its last checkpoint.  Read without a
- * lock: see dmr_ckpt_empty() in dm-replay-ctl.c.
- */
-bool dmr_may_skip(struct replay_c *rc, u64 nr)
-{
-	return rc->mode == DM_REPLAY_MODE_RECORD &&
-	       !READ_ONCE(rc->nr_held) && nr > READ_ONCE(rc->last_ckpt);
 }
 
 /*
@@ -1305,11 +1263,6 @@ out:
 	dmr_unlock_ckpt(rcs, n);
 	kvfree(m);
 	return r;
-}
-
-u64 dmr_nr_held(struct replay_c *rc)
-{
-	return READ_ONCE(rc->nr_held);
 }
 
 /* No request of this target is waiting to be delivered. */

@@ -178,11 +178,65 @@ int dmr_checkpoint_replay(struct replay_c **rcs, unsigned int n,
 			  unsigned long timeout, u32 flags,
 			  struct dmr_replay_result *res);
 void dmr_detached(struct replay_c *rc);
-bool dmr_set_submitter(struct replay_c *rc, bool on);
-bool dmr_has_handed_over(struct replay_c *rc);
-bool dmr_may_skip(struct replay_c *rc, u64 nr);
-void dmr_raise_last_ckpt(struct replay_c *rc, u64 nr);
-u64 dmr_nr_held(struct replay_c *rc);
+void dmr_change_submitter(struct replay_c *rc, bool on);
+
+/*
+ * The readers below are inline: an empty checkpoint (dmr_ckpt_empty() in
+ * dm-replay-ctl.c) calls them on every target, and under emulation a call
+ * and its return thunk cost about as much as what they do.
+ */
+static inline u64 dmr_nr_held(struct replay_c *rc)
+{
+	return READ_ONCE(rc->nr_held);
+}
+
+/* Whether map() has handed requests to the session it has not taken. */
+static inline bool dmr_has_handed_over(struct replay_c *rc)
+{
+	return !llist_empty(&rc->handed);
+}
+
+/**
+ * dmr_set_submitter - a checkpoint says whether its session submits
+ * @rc: a target attached to the checkpointing session
+ * @on: DM_REPLAY_CKPT_F_SUBMIT was given
+ *
+ * Takes rc->lock only when the answer changes.  A target that is not
+ * holding (suspending) is not handed over.  Returns whether requests
+ * wait to be submitted: then the checkpoint takes the full path, which
+ * submits them.  Called from the empty checkpoint under RCU: no sleep.
+ */
+static inline bool dmr_set_submitter(struct replay_c *rc, bool on)
+{
+	if (READ_ONCE(rc->by_session) != on)
+		dmr_change_submitter(rc, on);
+	return dmr_has_handed_over(rc);
+}
+
+/*
+ * May an empty checkpoint @nr pass @rc by?  Only if it is in record mode,
+ * holds nothing and @nr is above its last checkpoint.  Read without a
+ * lock: see dmr_ckpt_empty() in dm-replay-ctl.c.
+ */
+static inline bool dmr_may_skip(struct replay_c *rc, u64 nr)
+{
+	return rc->mode == DM_REPLAY_MODE_RECORD &&
+	       !READ_ONCE(rc->nr_held) && nr > READ_ONCE(rc->last_ckpt);
+}
+
+/*
+ * rc->last_ckpt only grows.  It is checked under ckpt_mutex, but an empty
+ * checkpoint raises it without that mutex (dmr_ckpt_empty()), so every
+ * writer raises it with cmpxchg.
+ */
+static inline void dmr_raise_last_ckpt(struct replay_c *rc, u64 nr)
+{
+	u64 old = READ_ONCE(rc->last_ckpt);
+
+	while (old < nr && !try_cmpxchg64(&rc->last_ckpt, &old, nr))
+		;
+}
+
 bool dmr_target_idle(struct replay_c *rc);
 void dmr_journal_id_base(struct replay_c *rc, u64 next_id);
 
