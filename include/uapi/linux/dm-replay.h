@@ -214,7 +214,8 @@ struct dm_replay_expect {
  * poll(), and is submitted by the next checkpoint of any kind.
  *
  * The kernel reads the input fields and writes the output fields back;
- * first is written only when divergences is not 0.
+ * first is written only when divergences is not 0.  A checkpoint that
+ * finds nothing held writes nothing if the output fields already hold 0.
  */
 struct dm_replay_checkpoint {
 	__u64	checkpoint;	/* in: > every earlier one of the session */

@@ -112,15 +112,21 @@ TEST_F(bad, bad_pointers_efault)
 			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	void *bad[] = { NULL, (void *)1, (void *)0xffff800000000000ULL,
 			(void *)~0UL, NULL };
-	struct dm_replay_checkpoint *ck;
+	struct dm_replay_checkpoint *ck, *stale;
 	struct dm_replay_dev *d;
 	unsigned int i;
 
 	ASSERT_NE(MAP_FAILED, page);
 	ASSERT_NE(MAP_FAILED, ro);
 	ASSERT_EQ(0, munmap((char *)page + 4096, 4096));
-	/* A valid checkpoint 1, in memory the kernel may not write. */
-	((struct dm_replay_checkpoint *)ro)->checkpoint = 1;
+	/*
+	 * Valid checkpoints 1 and 2, in memory the kernel may not write:
+	 * the first with a stale result, the second with its out fields 0.
+	 */
+	stale = ro;
+	stale->checkpoint = 1;
+	stale->delivered = 1;
+	stale[1].checkpoint = 2;
 	ASSERT_EQ(0, mprotect(ro, 4096, PROT_READ));
 	/* Straddling the end of the mapping. */
 	bad[4] = (char *)page + 4096 - 4;
@@ -133,9 +139,13 @@ TEST_F(bad, bad_pointers_efault)
 	}
 	/* Output to read-only memory. */
 	EXPECT_EQ(EFAULT, ioc(self->ctl, DM_REPLAY_IOC_VERSION, ro));
-	/* A checkpoint whose result cannot be written back. */
+	/*
+	 * A checkpoint whose result cannot be written back.  An empty one
+	 * whose output fields already hold its result (0) writes nothing.
+	 */
 	ASSERT_EQ(0, dmr_attach(self->ctl, &self->rec));
-	EXPECT_EQ(EFAULT, ioc(self->ctl, DM_REPLAY_IOC_CHECKPOINT, ro));
+	EXPECT_EQ(EFAULT, ioc(self->ctl, DM_REPLAY_IOC_CHECKPOINT, stale));
+	EXPECT_EQ(0, ioc(self->ctl, DM_REPLAY_IOC_CHECKPOINT, stale + 1));
 	/* Records pointer inside the argument. */
 	ck = page;
 	memset(ck, 0, sizeof(*ck));

@@ -232,6 +232,45 @@ TEST_F_TIMEOUT(ctl, checkpoint_not_increasing_einval, 120)
 }
 
 /*
+ * An emulator reuses one struct for every checkpoint.  The out fields
+ * must then be the new checkpoint's, on the empty path (which writes them
+ * only when they are not 0 already) and on the full one.
+ */
+TEST_F_TIMEOUT(ctl, checkpoint_overwrites_stale_results, 120)
+{
+	struct dm_replay_checkpoint ck;
+
+	ASSERT_EQ(0, dmr_attach(self->ctl, &self->a));
+	memset(&ck, 0, sizeof(ck));
+	ck.held = 77;
+	ck.delivered = 5;
+	ck.reordered = 4;
+	ck.divergences = 3;
+	ck.missing = 2;
+	ck.checkpoint = 1;
+	ASSERT_EQ(0, ioctl(self->ctl, DM_REPLAY_IOC_CHECKPOINT, &ck));
+	EXPECT_EQ(0, ck.held);
+	EXPECT_EQ(0, ck.delivered);
+	EXPECT_EQ(0, ck.reordered);
+	EXPECT_EQ(0, ck.divergences);
+	EXPECT_EQ(0, ck.missing);
+
+	/* One delivered, then the same struct for an empty checkpoint. */
+	ASSERT_EQ(0, dmr_io_start(&self->io[0], self->fd, DMR_IO_READ, 0, 4096));
+	ASSERT_EQ(1, dmr_wait_held("dmrt_a", 1, 10000));
+	ck.held = 77;
+	ck.checkpoint = 2;
+	ASSERT_EQ(0, ioctl(self->ctl, DM_REPLAY_IOC_CHECKPOINT, &ck));
+	EXPECT_EQ(1, ck.delivered);
+	EXPECT_EQ(0, ck.held);
+	ASSERT_TRUE(dmr_io_wait(&self->io[0], 10000));
+	ck.checkpoint = 3;
+	ASSERT_EQ(0, ioctl(self->ctl, DM_REPLAY_IOC_CHECKPOINT, &ck));
+	EXPECT_EQ(0, ck.delivered);
+	EXPECT_EQ(0, ck.held);
+}
+
+/*
  * Without CAP_SYS_ADMIN: opening a session fails, but a session opened
  * with it (inherited here, as an fd passed by a manager would be) works.
  */
