@@ -182,8 +182,8 @@ void dmr_change_submitter(struct replay_c *rc, bool on);
 
 /*
  * The readers below are inline: an empty checkpoint (dmr_ckpt_empty() in
- * dm-replay-ctl.c) calls them on every target, and under emulation a call
- * and its return thunk cost about as much as what they do.
+ * dm-replay-ctl.c) calls them for every attached target, and each is a
+ * few loads: the call would cost about as much as what it does.
  */
 static inline u64 dmr_nr_held(struct replay_c *rc)
 {
