@@ -476,6 +476,29 @@ static void dmr_sort_by_id(struct list_head *list)
 }
 
 /*
+ * Move @rc's done list to @list, under rc->lock.  Returns whether @list
+ * may be out of id order; dmr_order_taken() then sorts it, with the lock
+ * dropped.  end_io notes a request that ends after one with a higher id
+ * (rc->done_unordered), so that a list in order, the common case, is not
+ * walked at all.
+ */
+static bool dmr_take_done(struct replay_c *rc, struct list_head *list)
+{
+	bool unordered = rc->done_unordered;
+
+	list_splice_init(&rc->done, list);
+	rc->done_unordered = false;
+	rc->nr_held = 0;
+	return unordered;
+}
+
+static void dmr_order_taken(struct list_head *list, bool unordered)
+{
+	if (unordered)
+		list_sort(NULL, list, dmr_cmp_id);
+}
+
+/*
  * Deliver requests while the target is not holding (suspending): journal
  * them with any room left, the suspend reserve included, then end them.
  */
@@ -524,6 +547,9 @@ static void dmr_clone_endio(struct bio *clone)
 				 io->bio->bi_opf & REQ_NOWAIT);
 	if (hold) {
 		io->state = DMR_IO_DONE;
+		if (!list_empty(&rc->done) &&
+		    list_last_entry(&rc->done, struct replay_io, list)->id > io->id)
+			rc->done_unordered = true;
 		list_add_tail(&io->list, &rc->done);
 		rc->nr_held++;
 	} else {
@@ -690,6 +716,9 @@ static void dmr_unsplice(struct replay_c *rc, struct list_head *list, u32 n)
 		if (rc->mode == DM_REPLAY_MODE_REPLAY)
 			list_for_each_entry(io, list, list)
 				dmr_live_insert(rc, io);
+		/* @list is in order; what ended since may not follow it. */
+		if (!list_empty(&rc->done))
+			rc->done_unordered = true;
 		list_splice_init(list, &rc->done);
 		rc->nr_held += n;
 	}
@@ -790,6 +819,7 @@ int dmr_checkpoint_record(struct replay_c **rcs, unsigned int n,
 	unsigned long irqflags;
 	unsigned int i;
 	u64 total = 0;
+	bool unordered;
 	LIST_HEAD(all);
 	int r;
 
@@ -809,11 +839,10 @@ int dmr_checkpoint_record(struct replay_c **rcs, unsigned int n,
 			dmr_submit_handed(rc);
 		INIT_LIST_HEAD(&lists[i]);
 		spin_lock_irqsave(&rc->lock, irqflags);
-		list_splice_init(&rc->done, &lists[i]);
 		counts[i] = rc->nr_held;
-		rc->nr_held = 0;
+		unordered = dmr_take_done(rc, &lists[i]);
 		spin_unlock_irqrestore(&rc->lock, irqflags);
-		dmr_sort_by_id(&lists[i]);
+		dmr_order_taken(&lists[i], unordered);
 		dmr_cap(rc, &lists[i], &counts[i]);
 		total += counts[i];
 	}
@@ -1544,6 +1573,7 @@ static void dmr_release_held(struct replay_c *rc, u8 kind, bool stop)
 {
 	struct replay_io *io;
 	unsigned long flags;
+	bool unordered;
 	LIST_HEAD(list);
 
 	spin_lock_irqsave(&rc->lock, flags);
@@ -1557,15 +1587,14 @@ static void dmr_release_held(struct replay_c *rc, u8 kind, bool stop)
 		queue_work(dmr_submit_wq, &rc->submit_work);
 	list_for_each_entry(io, &rc->done, list)
 		dmr_forget(rc, io);
-	list_splice_init(&rc->done, &list);
-	rc->nr_held = 0;
+	unordered = dmr_take_done(rc, &list);
 	spin_unlock_irqrestore(&rc->lock, flags);
 
 	/* A replay checkpoint waiting on this target gives up. */
 	if (stop)
 		dmr_event();
 
-	dmr_sort_by_id(&list);
+	dmr_order_taken(&list, unordered);
 	dmr_release(rc, &list, kind);
 }
 

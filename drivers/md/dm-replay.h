@@ -127,6 +127,7 @@ struct replay_c {
 	struct list_head inflight_writes;	/* that change data */
 	struct list_head waiting;
 	struct list_head done;
+	bool done_unordered;		/* done may be out of id order */
 	struct list_head to_submit;	/* for submit_work */
 	struct llist_head handed;	/* for the session: CKPT_F_SUBMIT */
 	struct rb_root live_ios;	/* replay: undelivered ios by id */
