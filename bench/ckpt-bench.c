@@ -6,10 +6,12 @@
  *	Per-call time of an empty DM_REPLAY_IOC_CHECKPOINT (nothing held)
  *	against getppid() and DM_REPLAY_IOC_VERSION, interleaved in the
  *	same process so that they see the same machine.
- *   ckpt-bench held DEV -k K [--reps R] [--bs BYTES]
+ *   ckpt-bench held DEV -k K[,K...] [--reps R] [--block N] [--bs BYTES]
  *	Make K completions held (K O_DIRECT reads in flight at once through
  *	Linux native AIO, raw syscalls), wait until the target's status
  *	shows K held, then time the one CHECKPOINT that delivers them.
+ *	With several K, the Ks take turns in blocks of N (default 3) timed
+ *	checkpoints, each block led by an untimed one; one object per K.
  *   ckpt-bench hold DEV -k K [--bs BYTES] [--before CMD] [--during CMD]
  *	Run CMD before submitting, make K completions held, run CMD
  *	again while they are held, then deliver them (for memory deltas).
@@ -27,7 +29,7 @@
  *
  * DEV is the dm device (/dev/mapper/NAME); the device-mapper name for
  * `dmsetup status` is taken from its basename.  Results are one JSON
- * object on stdout.
+ * object on stdout (held: one line per K).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -332,12 +334,41 @@ static uint64_t deliver_all(struct sess *s, long k)
 
 /* ---- commands ----------------------------------------------------------- */
 
+#define MAX_KS 16
+
 struct opts {
-	long iters, reps, k, cpu;
+	long iters, reps, k, cpu, block;
+	long ks[MAX_KS];	/* -k's list; ks[0] == k */
+	int nk;
 	size_t bs;
 	bool plain;
 	const char *before, *during;
 };
+
+/* -k: one count, or for held a comma-separated list of them. */
+static void parse_ks(const char *arg, struct opts *o)
+{
+	const char *p = arg;
+
+	o->nk = 0;
+	do {
+		char *end;
+		long v;
+
+		if (o->nk == MAX_KS)
+			die("-k '%s': more than %d counts", arg, MAX_KS);
+		errno = 0;
+		v = strtol(p, &end, 10);
+		if (errno || end == p || (*end && *end != ',') || v <= 0)
+			die("-k '%s': '%.*s' is not a positive number", arg,
+			    (int)strcspn(p, ","), p);
+		if (*end && !end[1])
+			die("-k '%s' ends in a comma", arg);
+		o->ks[o->nk++] = v;
+		p = *end ? end + 1 : end;
+	} while (*p);
+	o->k = o->ks[0];
+}
 
 static void parse(int argc, char **argv, struct opts *o, const char **dev)
 {
@@ -345,6 +376,7 @@ static void parse(int argc, char **argv, struct opts *o, const char **dev)
 		{ "iters", required_argument, NULL, 'n' },
 		{ "reps", required_argument, NULL, 'r' },
 		{ "k", required_argument, NULL, 'k' },
+		{ "block", required_argument, NULL, 'l' },
 		{ "bs", required_argument, NULL, 'b' },
 		{ "before", required_argument, NULL, 'B' },
 		{ "during", required_argument, NULL, 'D' },
@@ -355,22 +387,24 @@ static void parse(int argc, char **argv, struct opts *o, const char **dev)
 	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "n:r:k:b:B:D:c:ph", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "n:r:k:b:B:D:c:l:ph", lo, NULL)) != -1) {
 		char *end;
 		long v = 0;
 
-		if (strchr("nrkb", c)) {
+		if (strchr("nrbl", c)) {
 			errno = 0;
 			v = strtol(optarg, &end, 10);
 			if (errno || *end || v <= 0)
 				die("--%s: '%s' is not a positive number",
-				    c == 'n' ? "iters" : c == 'r' ? "reps" : c == 'k' ? "k" : "bs",
+				    c == 'n' ? "iters" : c == 'r' ? "reps" :
+				    c == 'l' ? "block" : "bs",
 				    optarg);
 		}
 		switch (c) {
 		case 'n': o->iters = v; break;
 		case 'r': o->reps = v; break;
-		case 'k': o->k = v; break;
+		case 'l': o->block = v; break;
+		case 'k': parse_ks(optarg, o); break;
 		case 'b':
 			if (v % 512)
 				die("--bs: %ld is not a multiple of 512", v);
@@ -387,7 +421,7 @@ static void parse(int argc, char **argv, struct opts *o, const char **dev)
 			break;
 		case 'h':
 			printf("Usage: %s empty DEV [--iters N] [--reps R]\n"
-			       "       %s held DEV -k K [--reps R] [--bs BYTES]\n"
+			       "       %s held DEV -k K[,K...] [--reps R] [--block N] [--bs BYTES]\n"
 			       "       %s hold DEV -k K [--bs BYTES] [--before CMD] [--during CMD]\n"
 			       "       %s emu DEV -k QD [--iters N] [--bs BYTES] [--plain]\n"
 			       "       %s pingpong [--iters N] [--reps R] [--cpu C]\n"
@@ -470,46 +504,73 @@ static int cmd_empty(const char *dev, struct opts *o)
 	return 0;
 }
 
-/* Time the one checkpoint that delivers k held completions. */
-static int cmd_held(const char *dev, struct opts *o)
+/* Make k completions held, then time the one checkpoint that delivers them. */
+static uint64_t time_held(struct sess *s, struct aio *a, long k)
 {
-	uint64_t *t = calloc((size_t)o->reps, 8);
 	struct dm_replay_version ver;
 	struct dm_replay_checkpoint ck;
+	uint64_t t0, t;
+	int n;
+
+	a->k = k;
+	aio_submit_all(a);
+	wait_held(s, k);
+	/* Warm the ioctl path as the empty-checkpoint loop has it. */
+	if (ioctl(s->fd, DM_REPLAY_IOC_VERSION, &ver))
+		die("DM_REPLAY_IOC_VERSION: %s", strerror(errno));
+	for (int tries = 0;; tries++) {
+		t0 = now_ns();
+		n = checkpoint(s, &ck);
+		t = now_ns() - t0;
+		if (n >= 0 || errno != EAGAIN || tries > 5000)
+			break;
+		usleep(1000);	/* journal full: let the reader drain it */
+	}
+	if (n != k)
+		die("CHECKPOINT with %ld held delivered %d (%s)", k, n,
+		    n < 0 ? strerror(errno) : "not all: journal too small?");
+	aio_reap_all(a);
+	return t;
+}
+
+/*
+ * Time --reps checkpoints that each deliver k held completions, for each
+ * k of the list.  The ks take turns in blocks of --block timed
+ * checkpoints, so that a host whose speed drifts over seconds weighs on
+ * every k alike; each block starts with one untimed checkpoint of its k,
+ * so that every timed one follows one of the same size (after a larger
+ * one, a small checkpoint runs beside the journal reader catching up).
+ */
+static int cmd_held(const char *dev, struct opts *o)
+{
+	uint64_t *t = calloc((size_t)(o->reps * o->nk), 8);
 	struct sess s;
 	struct aio a = { 0 };
+	long kmax = 0;
 
 	if (!t)
 		die("out of memory");
+	for (int j = 0; j < o->nk; j++)
+		if (o->ks[j] > kmax)
+			kmax = o->ks[j];
 	sess_open(&s, dev);
-	aio_setup_k(&a, dev, o->k, o->bs);
+	aio_setup_k(&a, dev, kmax, o->bs);
 	if (held_now(&s))
 		die("%s: completions are already held", dev);
-	for (long r = 0; r < o->reps; r++) {
-		uint64_t t0;
-		int n;
-
-		aio_submit_all(&a);
-		wait_held(&s, o->k);
-		/* Warm the ioctl path as the empty-checkpoint loop has it. */
-		if (ioctl(s.fd, DM_REPLAY_IOC_VERSION, &ver))
-			die("DM_REPLAY_IOC_VERSION: %s", strerror(errno));
-		for (int tries = 0;; tries++) {
-			t0 = now_ns();
-			n = checkpoint(&s, &ck);
-			t[r] = now_ns() - t0;
-			if (n >= 0 || errno != EAGAIN || tries > 5000)
-				break;
-			usleep(1000);	/* journal full: let the reader drain it */
+	for (long r = 0; r < o->reps; r += o->block) {
+		for (int j = 0; j < o->nk; j++) {
+			if (o->nk > 1)
+				time_held(&s, &a, o->ks[j]);
+			for (long i = r; i < r + o->block && i < o->reps; i++)
+				t[j * o->reps + i] = time_held(&s, &a, o->ks[j]);
 		}
-		if (n != o->k)
-			die("CHECKPOINT with %ld held delivered %d (%s)", o->k, n,
-			    n < 0 ? strerror(errno) : "not all: journal too small?");
-		aio_reap_all(&a);
 	}
-	printf("{\"k\":%ld,\"reps\":%ld,\"bs\":%zu,", o->k, o->reps, o->bs);
-	print_array("checkpoint_ns", t, (size_t)o->reps);
-	printf(",\"median_ns\":%.1f}\n", median(t, (size_t)o->reps));
+	for (int j = 0; j < o->nk; j++) {
+		printf("{\"k\":%ld,\"reps\":%ld,\"bs\":%zu,\"block\":%ld,",
+		       o->ks[j], o->reps, o->bs, o->nk > 1 ? o->block : o->reps);
+		print_array("checkpoint_ns", &t[j * o->reps], (size_t)o->reps);
+		printf(",\"median_ns\":%.1f}\n", median(&t[j * o->reps], (size_t)o->reps));
+	}
 	return 0;
 }
 
@@ -672,7 +733,8 @@ static int cmd_pingpong(struct opts *o)
 
 int main(int argc, char **argv)
 {
-	struct opts o = { .iters = 100000, .reps = 5, .k = 1, .bs = 4096, .cpu = -1 };
+	struct opts o = { .iters = 100000, .reps = 5, .k = 1, .ks = { 1 }, .nk = 1,
+			  .block = 3, .bs = 4096, .cpu = -1 };
 	const char *dev, *cmd;
 
 	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
@@ -686,6 +748,8 @@ int main(int argc, char **argv)
 		return cmd_pingpong(&o);
 	}
 	parse(argc - 1, argv + 1, &o, &dev);
+	if (o.nk > 1 && strcmp(cmd, "held"))
+		die("%s: -k takes one count (a list is for held)", cmd);
 	if (!strcmp(cmd, "empty"))
 		return cmd_empty(dev, &o);
 	if (!strcmp(cmd, "held"))
