@@ -702,7 +702,9 @@ static int dmr_check_number(struct replay_c **rcs, unsigned int n, u64 nr)
 
 /*
  * Put requests a checkpoint could not deliver back on the done list; if
- * the target stopped holding meanwhile, release them instead.
+ * the target stopped holding meanwhile, release them instead.  @list is
+ * in id order from a record checkpoint, but in the journal's order from
+ * a replay one.
  */
 static void dmr_unsplice(struct replay_c *rc, struct list_head *list, u32 n)
 {
@@ -716,9 +718,8 @@ static void dmr_unsplice(struct replay_c *rc, struct list_head *list, u32 n)
 		if (rc->mode == DM_REPLAY_MODE_REPLAY)
 			list_for_each_entry(io, list, list)
 				dmr_live_insert(rc, io);
-		/* @list is in order; what ended since may not follow it. */
-		if (!list_empty(&rc->done))
-			rc->done_unordered = true;
+		/* Rare: not worth finding out whether the order holds. */
+		rc->done_unordered = true;
 		list_splice_init(list, &rc->done);
 		rc->nr_held += n;
 	}
