@@ -151,7 +151,7 @@ help:
 	@echo '  check-debug  the tests on a KASAN/lockdep/kmemleak kernel'
 	@echo '  demo         record a fio run through dm-replay in a VM'
 	@echo '  bench        benchmarks (bench/run)'
-	@echo '  bench-xcpu   bench/xcpu/dm-xcpu.ko, for bench/cross-cpu'
+	@echo '  bench-xcpu   bench/xcpu/dm-xcpu.ko, for bench/cross-cpu and the pairs part (bench/run builds it)'
 	@echo '  fuzz         fuzz the journal parser (libFuzzer)'
 	@echo '  checkpatch   checkpatch.pl --strict on the kernel sources'
 	@echo '  install      modules_install (INSTALL_MOD_PATH) + tools install (DESTDIR, PREFIX)'
