@@ -10,10 +10,13 @@
  *   dmsetup create x --table "0 $SECTORS xcpu /dev/X"
  *
  * Parameters: cpu (1): the thread's CPU, read when a target is created;
- * spin (1): look at the list flat out; 0: every millisecond; delay_ns (0):
- * busy-wait this long before ending each bio, to model a slower deliverer
- * (what a checkpoint costs per completion).  The thread always ends what
- * it finds, so a suspend or a remove does not wait on it.
+ * spin (1): look at the list flat out; 0: sleep until the clone's end_io
+ * puts a bio on it, so that the thread leaves its CPU to whatever the
+ * benchmarks compare with it there (a checkpoint driver) and wakes
+ * nothing on it; delay_ns (0): busy-wait this long before ending each
+ * bio, to model a slower deliverer (what a checkpoint costs per
+ * completion).  The thread always ends what it finds, so a suspend or a
+ * remove does not wait on it.
  *
  * Locking: xc->lock (irq-safe) protects xc->done; it is not held across
  * bio_endio().
@@ -22,6 +25,7 @@
 #include <linux/device-mapper.h>
 #include <linux/kthread.h>
 #include <linux/module.h>
+#include <linux/wait.h>
 
 #define DM_MSG_PREFIX "xcpu"
 
@@ -31,7 +35,7 @@ MODULE_PARM_DESC(cpu, "CPU of the thread that ends the bios (default 1)");
 
 static bool spin = true;
 module_param(spin, bool, 0644);
-MODULE_PARM_DESC(spin, "look for finished bios flat out (default), else every ms");
+MODULE_PARM_DESC(spin, "look for finished bios flat out (default), else sleep until one comes");
 
 static unsigned int delay_ns;
 module_param(delay_ns, uint, 0644);
@@ -40,6 +44,7 @@ MODULE_PARM_DESC(delay_ns, "busy-wait before ending each bio, in ns (default 0)"
 struct xc_c {
 	struct dm_dev *dev;
 	struct task_struct *thread;
+	wait_queue_head_t wait;		/* the thread, when not spinning */
 	spinlock_t lock ____cacheline_aligned_in_smp;
 	struct list_head done;
 };
@@ -73,8 +78,12 @@ static int xc_thread(void *data)
 				bio_endio(io->bio);
 			}
 		}
+		/* The timeout only notices spin being set again. */
 		if (!READ_ONCE(spin))
-			usleep_range(1000, 1100);
+			wait_event_interruptible_timeout(xc->wait,
+							 !list_empty_careful(&xc->done) ||
+							 READ_ONCE(spin) ||
+							 kthread_should_stop(), HZ / 10);
 		cond_resched();
 	}
 	return 0;
@@ -90,6 +99,9 @@ static void xc_clone_endio(struct bio *clone)
 	spin_lock_irqsave(&xc->lock, flags);
 	list_add_tail(&io->list, &xc->done);
 	spin_unlock_irqrestore(&xc->lock, flags);
+	/* Spinning, the thread needs no wakeup, and is not charged one. */
+	if (!READ_ONCE(spin) && wq_has_sleeper(&xc->wait))
+		wake_up(&xc->wait);
 }
 
 static int xc_map(struct dm_target *ti, struct bio *bio)
@@ -128,6 +140,7 @@ static int xc_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		ti->error = "Cannot allocate context";
 		return -ENOMEM;
 	}
+	init_waitqueue_head(&xc->wait);
 	spin_lock_init(&xc->lock);
 	INIT_LIST_HEAD(&xc->done);
 	r = dm_get_device(ti, argv[0], dm_table_get_mode(ti->table), &xc->dev);
