@@ -56,6 +56,9 @@ expect "negative number" 2 "--every: '-5' is not an unsigned number" "$dmr" chec
 expect "--first 0 refused" 2 "start at 1" "$dmr" checkpoint r0 --first 0
 expect "--spin with --every refused" 2 "--every and --spin exclude each other" "$dmr" checkpoint r0 --spin 100 --every 10
 expect "--spin over a minute refused" 2 "--spin 60000001: at most 60000000 us" "$dmr" checkpoint r0 --spin 60000001
+expect "--submit: unknown WHEN refused" 2 "--submit=sometimes: WHEN is always, never or auto" "$dmr" checkpoint r0 --spin 100 --submit=sometimes
+expect "--submit=auto needs --spin" 2 "--submit needs --spin" "$dmr" checkpoint r0 --submit=auto
+expect "--submit alone needs --spin" 2 "--submit needs --spin" "$dmr" checkpoint r0 --submit
 expect "--session-fd out of range" 2 "--session-fd 4294967296: not a file descriptor" "$dmr" checkpoint r0 --session-fd 4294967296
 expect "--session-fd not open" 1 "session fd 999: not an open file" "$dmr" checkpoint r0 --session-fd 999
 expect "--session-fd a regular file" 1 "session fd 0: not the dm-replay control device" "$dmr" checkpoint r0 --session-fd 0 <"$dmr"

@@ -51,6 +51,30 @@ void signals_setup(bool block);
 int wait_fd(int fd, int timeout_ms);
 uint64_t now_ns(void);
 
+/*
+ * --submit=auto: whether a spinning checkpoint driver submits the
+ * requests itself; see submitter.c.
+ */
+enum sp_phase { SP_START, SP_PROBE_MAP, SP_PROBE_SUBMIT, SP_HOLD };
+struct submitter {
+	enum sp_phase phase;
+	bool submit;			/* the answer now */
+	bool chosen;			/* the last choice (probes aside) */
+	uint64_t settle_end, from;	/* ns: settled; measuring since (0: not yet) */
+	uint64_t count;			/* delivered since from */
+	uint64_t map_count, map_ns;	/* what the issuer submitting did */
+	uint64_t hold_end;
+	uint64_t probes, chose_submit;	/* decisions, and how many to submit */
+	uint64_t starved;		/* probes dropped: the driver did not run */
+};
+void submitter_init(struct submitter *p);
+/* A checkpoint delivered n completions. */
+void submitter_delivered(struct submitter *p, uint64_t n);
+/* Now and then, with the clock: returns whether to submit from now on. */
+bool submitter_tick(struct submitter *p, uint64_t now);
+/* The driver goes to sleep: the issuer submits, and it probes afresh. */
+void submitter_idle(struct submitter *p);
+
 /* One completion record in a line of text. */
 void fmt_comp(char *buf, size_t len, const struct dm_replay_rec_completion *c);
 

@@ -66,11 +66,34 @@ static int issue(struct dmr_session *s, uint64_t *n, bool jump,
 	return ret;
 }
 
+/* --submit=WHEN */
+enum submit_when { SUBMIT_DEFAULT, SUBMIT_NEVER, SUBMIT_ALWAYS, SUBMIT_AUTO };
+
 struct ckpt_opts {
 	uint64_t every_us, spin_us, count, id_base, first, fd;
 	bool set_id, fixed, adopt;	/* fixed: --first given; adopt: --session-fd */
-	bool submit;
+	enum submit_when submit;
 };
+
+static int parse_submit(const char *arg, enum submit_when *w)
+{
+	static const char *const names[] = {
+		[SUBMIT_NEVER] = "never", [SUBMIT_ALWAYS] = "always",
+		[SUBMIT_AUTO] = "auto",
+	};
+
+	if (!arg) {
+		*w = SUBMIT_ALWAYS;
+		return 0;
+	}
+	for (size_t i = SUBMIT_NEVER; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (!strcmp(arg, names[i])) {
+			*w = (enum submit_when)i;
+			return 0;
+		}
+	}
+	return usage_err("--submit=%s: WHEN is always, never or auto", arg);
+}
 
 static int ckpt_opt(int c, const char *arg, void *ctx)
 {
@@ -83,7 +106,7 @@ static int ckpt_opt(int c, const char *arg, void *ctx)
 	case 'i': o->set_id = true; return parse_u64(arg, "--id-base", &o->id_base);
 	case 'f': o->fixed = true; return parse_u64(arg, "--first", &o->first);
 	case 'S': o->adopt = true; return parse_u64(arg, "--session-fd", &o->fd);
-	case 'b': o->submit = true; return 0;
+	case 'b': return parse_submit(arg, &o->submit);
 	default: return 0;	/* 'u': the default */
 	}
 }
@@ -125,10 +148,11 @@ int cmd_checkpoint(int argc, char **argv)
 		{ "id-base", required_argument, NULL, 'i' },
 		{ "first", required_argument, NULL, 'f' },
 		{ "session-fd", required_argument, NULL, 'S' },
-		{ "submit", no_argument, NULL, 'b' },
+		{ "submit", optional_argument, NULL, 'b' },
 		{ "help", no_argument, NULL, 'h' }, {}
 	};
 	struct ckpt_opts o = { .first = 1 };
+	struct submitter sp;
 	struct dm_replay_checkpoint ck;
 	uint64_t n, done = 0, delivered = 0, eagain = 0, next_at = 0, idle_since = 0;
 	int ret, ndev, backoff = 0, idle = 0;
@@ -136,15 +160,19 @@ int cmd_checkpoint(int argc, char **argv)
 	struct dmr_session *s;
 	struct dmr_dev *devs;
 
-	ret = parse_opts(argc, argv, "e:s:c:ui:f:S:b", lo, ckpt_opt, &o, 1, -1);
+	ret = parse_opts(argc, argv, "e:s:c:ui:f:S:b::", lo, ckpt_opt, &o, 1, -1);
 	if (ret >= 0)
 		return ret;
 	if (!o.first)
 		return usage_err("--first: checkpoint numbers start at 1");
 	if (o.every_us && o.spin_us)
 		return usage_err("--every and --spin exclude each other");
-	if (o.submit && !o.spin_us)
+	if ((o.submit == SUBMIT_ALWAYS || o.submit == SUBMIT_AUTO) && !o.spin_us)
 		return usage_err("--submit needs --spin: the requests it takes over wait for its next checkpoint");
+	if (o.submit == SUBMIT_DEFAULT)
+		o.submit = o.spin_us ? SUBMIT_AUTO : SUBMIT_NEVER;
+	submitter_init(&sp);
+	sp.submit = o.submit == SUBMIT_ALWAYS;
 	if (o.spin_us > 60000000)
 		return usage_err("--spin %llu: at most 60000000 us (a minute)",
 				 (unsigned long long)o.spin_us);
@@ -183,6 +211,8 @@ int cmd_checkpoint(int argc, char **argv)
 		 * wakeup in the submitter's completion path for each request.
 		 */
 		if (!o.spin_us || spin_over(o.spin_us, idle, &idle_since)) {
+			if (o.submit == SUBMIT_AUTO)
+				submitter_idle(&sp);
 			if (!backoff && idle > 1)
 				wait_fd(-1, 10);
 			while (!stop_signal && !wait_fd(dmr_session_fd(s), 100))
@@ -192,14 +222,17 @@ int cmd_checkpoint(int argc, char **argv)
 		 * SIGINT and SIGTERM are blocked but in ppoll(): spinning,
 		 * let them in now and then, busy or not.
 		 */
-		if (o.spin_us && ++spun % SPIN_CHECK_EVERY == 0)
+		if (o.spin_us && ++spun % SPIN_CHECK_EVERY == 0) {
 			wait_fd(-1, 0);
+			if (o.submit == SUBMIT_AUTO)
+				submitter_tick(&sp, now_ns());
+		}
 		if (stop_signal)
 			break;
 		if (o.every_us)
 			next_at = now_ns() + o.every_us * 1000;
 		ret = issue(s, &n, !o.fixed, NULL, 0, 0,
-			    o.submit ? DM_REPLAY_CKPT_F_SUBMIT : 0, &ck);
+			    sp.submit ? DM_REPLAY_CKPT_F_SUBMIT : 0, &ck);
 		if (ret == -EAGAIN) {
 			eagain++;
 			backoff = backoff ? (backoff * 2 > 100 ? 100 : backoff * 2) : 1;
@@ -210,6 +243,7 @@ int cmd_checkpoint(int argc, char **argv)
 			goto out;
 		}
 		backoff = 0;
+		submitter_delivered(&sp, (uint64_t)ret);
 		idle = ret ? 0 : idle + 1;
 		done += ret > 0;
 		delivered += ret;
@@ -219,7 +253,11 @@ out:
 	if (detach_close(s, devs, ndev))
 		ret = EXIT_FAIL;
 	free(devs);
-	fprintf(stderr, "checkpoints=%lu delivered=%lu eagain=%lu\n", done, delivered, eagain);
+	fprintf(stderr, "checkpoints=%lu delivered=%lu eagain=%lu", done, delivered, eagain);
+	if (o.submit == SUBMIT_AUTO)
+		fprintf(stderr, " probes=%lu submitting=%lu starved=%lu",
+			sp.probes, sp.chose_submit, sp.starved);
+	fputc('\n', stderr);
 	return ret;
 }
 
