@@ -88,10 +88,8 @@ bool submitter_tick(struct submitter *p, uint64_t now)
 	if (p->phase == SP_HOLD)
 		return p->submit;
 	if (!p->from) {
-		if (now >= p->settle_end) {
-			p->from = now;
-			p->count = 0;
-		}
+		if (now >= p->settle_end)
+			p->from = now;	/* counting starts; count is 0 */
 		return p->submit;
 	}
 	if (now - p->from < SP_PROBE_NS)
