@@ -67,6 +67,9 @@ expect "create: bad mode" 2 "mode 'bogus': must be record or replay" "$dmr" crea
 expect "create: DEV not a block device" 1 "BLKGETSIZE64 on /dev/null" "$dmr" create r0 /dev/null record
 expect "export: unknown format" 2 "unknown format 'svg'" "$dmr" export x --format=svg
 expect "replay: --timeout 0 refused" 2 "--timeout: 0 out of range" "$dmr" replay r0 f --timeout 0
+expect "replay: --submit needs --spin" 2 "--submit needs --spin" "$dmr" replay r0 f --submit
+expect "replay: --submit=auto needs --spin" 2 "--submit needs --spin" "$dmr" replay r0 f --submit=auto
+expect "replay: --submit unknown WHEN refused" 2 "--submit=often: WHEN is always, never or auto" "$dmr" replay r0 f --spin --submit=often
 expect "missing file named" 1 "open /nonexistent.journal: No such file" "$dmr" dump /nonexistent.journal
 if [[ -e /dev/dm-replay ]]; then
 	ok "checkpoint without the control device # SKIP /dev/dm-replay exists here"

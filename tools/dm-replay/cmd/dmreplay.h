@@ -52,7 +52,7 @@ int wait_fd(int fd, int timeout_ms);
 uint64_t now_ns(void);
 
 /*
- * --submit=auto: whether a spinning checkpoint driver submits the
+ * --submit=auto: whether a spinning checkpoint or replay driver submits the
  * requests itself; see submitter.c.
  */
 enum sp_phase { SP_START, SP_PROBE_MAP, SP_PROBE_SUBMIT, SP_HOLD };
@@ -74,6 +74,8 @@ void submitter_delivered(struct submitter *p, uint64_t n);
 bool submitter_tick(struct submitter *p, uint64_t now);
 /* The driver goes to sleep: the issuer submits, and it probes afresh. */
 void submitter_idle(struct submitter *p);
+/* The summary's fields, " probes=N submitting=N starved=N", to stderr. */
+void submitter_print(const struct submitter *p);
 
 /* One completion record in a line of text. */
 void fmt_comp(char *buf, size_t len, const struct dm_replay_rec_completion *c);

@@ -47,7 +47,7 @@ static const struct subcmd subcmds[] = {
 	  "Copy the journal of NAME from debugfs to FILE (\"-\": stdout) until\n"
 	  "SIGINT/SIGTERM, then drain the rest.  Progress on a terminal.\n"
 	  "  -o, --output FILE    where to write the journal (required)\n" },
-	{ "replay", cmd_replay, "NAME FILE [--timeout MS] [--ready PATH] [--spin [--submit]]",
+	{ "replay", cmd_replay, "NAME FILE [--timeout MS] [--ready PATH] [--spin [--submit[=WHEN]]]",
 	  "Replay journal FILE on replay-mode device NAME: set the next id to\n"
 	  "the recording's, then issue each journaled checkpoint with its\n"
 	  "completions.  Exit 1 on any divergence or timeout.\n"

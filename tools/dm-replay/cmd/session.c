@@ -255,8 +255,7 @@ out:
 	free(devs);
 	fprintf(stderr, "checkpoints=%lu delivered=%lu eagain=%lu", done, delivered, eagain);
 	if (o.submit == SUBMIT_AUTO)
-		fprintf(stderr, " probes=%lu submitting=%lu starved=%lu",
-			sp.probes, sp.chose_submit, sp.starved);
+		submitter_print(&sp);
 	fputc('\n', stderr);
 	return ret;
 }
@@ -274,12 +273,16 @@ struct replay {
 	uint64_t checkpoints, delivered, reordered, divergences;
 	uint64_t skipped;	/* suspend and unheld checkpoints */
 	bool skip;		/* in one of those */
+	bool autosub;		/* --submit=auto: sp chooses */
+	unsigned int calls;	/* checkpoints issued, for the clock reads */
+	struct submitter sp;
 };
 
 struct replay_opts {
 	const char *ready;
 	uint32_t timeout;
-	bool spin, submit;
+	bool spin;
+	enum submit_when submit;
 };
 
 static int replay_opt(int c, const char *arg, void *ctx)
@@ -296,10 +299,8 @@ static int replay_opt(int c, const char *arg, void *ctx)
 		o->spin = true;
 		return 0;
 	}
-	if (c == 'b') {
-		o->submit = true;
-		return 0;
-	}
+	if (c == 'b')
+		return parse_submit(arg, &o->submit);
 	ret = parse_u64(arg, "--timeout", &v);
 	if (!ret && (!v || v > UINT32_MAX))
 		ret = usage_err("--timeout: %lu out of range 1..%u ms", v, UINT32_MAX);
@@ -340,6 +341,20 @@ static void report_div(struct replay *r, const struct dm_replay_checkpoint *ck,
 			ck->missing);
 }
 
+/*
+ * The flags of the next checkpoint.  With --submit=auto, the submitter
+ * chooses as for `checkpoint --spin` (submitter.c), from what the replay's
+ * checkpoints deliver; the clock is read every SPIN_CHECK_EVERY of them.
+ */
+static uint32_t replay_flags(struct replay *r)
+{
+	if (!r->autosub)
+		return r->flags;
+	if (++r->calls % SPIN_CHECK_EVERY == 1)
+		submitter_tick(&r->sp, now_ns());
+	return r->flags | (r->sp.submit ? DM_REPLAY_CKPT_F_SUBMIT : 0);
+}
+
 /* Issue the collected completions as checkpoint(s); max_expect per call. */
 static int flush(struct replay *r)
 {
@@ -352,12 +367,15 @@ static int flush(struct replay *r)
 		nr = r->nr - done < max || !max ? r->nr - done : max;
 		n = r->ckpt > r->last ? r->ckpt : r->last + 1;
 		r->last = n;
-		ret = issue(r->s, &n, true, r->exp + done, nr, r->timeout_ms, r->flags, &ck);
+		ret = issue(r->s, &n, true, r->exp + done, nr, r->timeout_ms,
+			    replay_flags(r), &ck);
 		r->last = n;
 		if (ret < 0 && ret != -ETIMEDOUT)
 			return fail("%s", dmr_session_strerror(r->s));
 		r->checkpoints++;
 		r->delivered += ck.delivered;
+		if (r->autosub)
+			submitter_delivered(&r->sp, ck.delivered);
 		r->reordered += ck.reordered;
 		r->divergences += ck.divergences ? ck.divergences : ret < 0;
 		if (ck.divergences || ret < 0)
@@ -448,7 +466,7 @@ int cmd_replay(int argc, char **argv)
 		{ "timeout", required_argument, NULL, 't' },
 		{ "ready", required_argument, NULL, 'r' },
 		{ "spin", no_argument, NULL, 's' },
-		{ "submit", no_argument, NULL, 'b' },
+		{ "submit", optional_argument, NULL, 'b' },
 		{ "help", no_argument, NULL, 'h' }, {}
 	};
 	struct replay_opts o = { 0 };
@@ -458,15 +476,19 @@ int cmd_replay(int argc, char **argv)
 	uint64_t base = 0;
 	int ret, fd;
 
-	ret = parse_opts(argc, argv, "t:r:sb", lo, replay_opt, &o, 2, 2);
+	ret = parse_opts(argc, argv, "t:r:sb::", lo, replay_opt, &o, 2, 2);
 	if (ret >= 0)
 		return ret;
-	if (o.submit && !o.spin)
+	if ((o.submit == SUBMIT_ALWAYS || o.submit == SUBMIT_AUTO) && !o.spin)
 		return usage_err("--submit needs --spin: the requests it takes over wait for its next checkpoint");
+	if (o.submit == SUBMIT_DEFAULT)
+		o.submit = o.spin ? SUBMIT_AUTO : SUBMIT_NEVER;
 	r.file = argv[optind + 1];
 	r.timeout_ms = o.timeout;
 	r.flags = (o.spin ? DM_REPLAY_CKPT_F_SPIN : 0) |
-		  (o.submit ? DM_REPLAY_CKPT_F_SUBMIT : 0);
+		  (o.submit == SUBMIT_ALWAYS ? DM_REPLAY_CKPT_F_SUBMIT : 0);
+	r.autosub = o.submit == SUBMIT_AUTO;
+	submitter_init(&r.sp);
 	if (target_status(argv[optind], &st, 1, false) < 0)
 		return EXIT_FAIL;
 	if (strcmp(st.mode, "replay"))
@@ -489,8 +511,11 @@ int cmd_replay(int argc, char **argv)
 	}
 	ret = replay_journal(&r, j);
 	fprintf(stderr, "checkpoints=%lu delivered=%lu reordered=%lu divergences=%lu "
-		"skipped=%lu\n", r.checkpoints, r.delivered, r.reordered, r.divergences,
+		"skipped=%lu", r.checkpoints, r.delivered, r.reordered, r.divergences,
 		r.skipped);
+	if (r.autosub)
+		submitter_print(&r.sp);
+	fputc('\n', stderr);
 	if (!ret && r.divergences)
 		ret = EXIT_FAIL;
 out:

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Who submits, for `dmreplay checkpoint --spin --submit=auto`.
+ * Who submits, for `dmreplay checkpoint --spin --submit=auto` and
+ * `dmreplay replay --spin --submit=auto`.
  *
  * A spinning driver can leave each request to the task that issued it
  * (map() submits it to the lower device at once) or take submission over
@@ -128,4 +129,10 @@ void submitter_idle(struct submitter *p)
 	p->phase = SP_START;
 	p->chosen = false;
 	p->submit = false;
+}
+
+void submitter_print(const struct submitter *p)
+{
+	fprintf(stderr, " probes=%lu submitting=%lu starved=%lu",
+		p->probes, p->chose_submit, p->starved);
 }

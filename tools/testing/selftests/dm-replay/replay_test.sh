@@ -89,11 +89,12 @@ record() {
 
 # replay CASE JOURNAL LOWER FEATURES FIO_ARGS...: sets rp_rc (dmreplay
 # replay exit), rp_fio (fio exit), status in $S/CASE.rep.status, the
-# replay's own journal in $S/CASE.rep.  RP_SPIN=1: dmreplay replay --spin.
+# replay's own journal in $S/CASE.rep.  RP_ARGS: more dmreplay replay
+# options (words), such as --spin.
 replay() {
-	local c=$1 jnl=$2 lower=$3 feat=$4 cap rp spin=()
+	local c=$1 jnl=$2 lower=$3 feat=$4 cap rp args=()
 	shift 4
-	[[ ${RP_SPIN:-0} == 1 ]] && spin=(--spin)
+	read -r -a args <<<"${RP_ARGS:-}"
 	rp_rc=255 rp_fio=255
 	dm_remove "$NAME"
 	dm_create "$NAME" "0 $LEN replay $lower 0 replay$(feat_args "$feat")" || return 1
@@ -101,7 +102,7 @@ replay() {
 	"$DMREPLAY" capture "$NAME" -o "$S/$c.rep" 2>"$S/$c.rep.capture" &
 	cap=$!
 	"$DMREPLAY" replay "$NAME" "$jnl" --timeout "${RP_TIMEOUT:-60000}" \
-		--ready "$S/ready" "${spin[@]}" >"$S/$c.rep.out" 2>&1 &
+		--ready "$S/ready" "${args[@]}" >"$S/$c.rep.out" 2>&1 &
 	rp=$!
 	bg=("$cap" "$rp")
 	local i
@@ -193,10 +194,13 @@ faithful() { # case features fio-args...
 	fi
 	note "$c: recorded $(cat "$S/$c.rec.sum")"
 	tap_ok "replay.$c.record"
-	# Run 1 waits for late requests asleep, run 2 polling (--spin).
-	for run in 1 2; do
+	# Run 1 waits for late requests asleep; run 2 polls (--spin), and
+	# chooses who submits (--submit=auto, the default); run 3 polls and
+	# always submits the requests itself.
+	local -a how=("" "--spin" "--spin --submit=always")
+	for run in 1 2 3; do
 		restore_base
-		RP_SPIN=$((run == 2)) replay "$c.$run" "$S/$c.rec" "$DMR_RAM0" "$feat" "$@"
+		RP_ARGS=${how[run - 1]} replay "$c.$run" "$S/$c.rec" "$DMR_RAM0" "$feat" "$@"
 		ok=1
 		if ((rp_rc != 0 || rp_fio != 0)); then
 			tap_fail "replay.$c.run$run" "dmreplay replay exit $rp_rc, fio exit $rp_fio"
@@ -219,6 +223,18 @@ faithful() { # case features fio-args...
 			! diff <(crcs "$S/$c.rec") <(crcs "$S/$c.$run.rep") >/dev/null; then
 			ok=0
 			note "crc32c of the data differ between record and replay"
+		fi
+		# Who submitted: map() only asleep; the replay itself with
+		# --submit=always; auto reports its measurements.
+		local by
+		by=$(sfield "$S/$c.$run.rep.status" by_worker)
+		if ((run == 1 && by != 0 || run == 3 && by == 0)); then
+			ok=0
+			note "run $run: by_worker $by (want 0 asleep, more with --submit=always)"
+		fi
+		if ((run == 2)) && ! grep -q ' probes=[0-9]* submitting=[0-9]* starved=' "$S/$c.$run.rep.out"; then
+			ok=0
+			note "run 2: no probes= in the summary: $(tail -1 "$S/$c.$run.rep.out")"
 		fi
 		if ((ok)); then
 			tap_ok "replay.$c.run$run"
