@@ -95,6 +95,20 @@ static int parse_submit(const char *arg, enum submit_when *w)
 	return usage_err("--submit=%s: WHEN is always, never or auto", arg);
 }
 
+/*
+ * --submit after all options: submitting needs a spinning caller (the
+ * requests it takes over wait for its next checkpoint); the default is
+ * auto when spinning, else never.
+ */
+static int resolve_submit(enum submit_when *w, bool spin)
+{
+	if ((*w == SUBMIT_ALWAYS || *w == SUBMIT_AUTO) && !spin)
+		return usage_err("--submit needs --spin: the requests it takes over wait for its next checkpoint");
+	if (*w == SUBMIT_DEFAULT)
+		*w = spin ? SUBMIT_AUTO : SUBMIT_NEVER;
+	return 0;
+}
+
 static int ckpt_opt(int c, const char *arg, void *ctx)
 {
 	struct ckpt_opts *o = ctx;
@@ -167,10 +181,9 @@ int cmd_checkpoint(int argc, char **argv)
 		return usage_err("--first: checkpoint numbers start at 1");
 	if (o.every_us && o.spin_us)
 		return usage_err("--every and --spin exclude each other");
-	if ((o.submit == SUBMIT_ALWAYS || o.submit == SUBMIT_AUTO) && !o.spin_us)
-		return usage_err("--submit needs --spin: the requests it takes over wait for its next checkpoint");
-	if (o.submit == SUBMIT_DEFAULT)
-		o.submit = o.spin_us ? SUBMIT_AUTO : SUBMIT_NEVER;
+	ret = resolve_submit(&o.submit, o.spin_us);
+	if (ret)
+		return ret;
 	submitter_init(&sp);
 	sp.submit = o.submit == SUBMIT_ALWAYS;
 	if (o.spin_us > 60000000)
@@ -479,10 +492,9 @@ int cmd_replay(int argc, char **argv)
 	ret = parse_opts(argc, argv, "t:r:sb::", lo, replay_opt, &o, 2, 2);
 	if (ret >= 0)
 		return ret;
-	if ((o.submit == SUBMIT_ALWAYS || o.submit == SUBMIT_AUTO) && !o.spin)
-		return usage_err("--submit needs --spin: the requests it takes over wait for its next checkpoint");
-	if (o.submit == SUBMIT_DEFAULT)
-		o.submit = o.spin ? SUBMIT_AUTO : SUBMIT_NEVER;
+	ret = resolve_submit(&o.submit, o.spin);
+	if (ret)
+		return ret;
 	r.file = argv[optind + 1];
 	r.timeout_ms = o.timeout;
 	r.flags = (o.spin ? DM_REPLAY_CKPT_F_SPIN : 0) |
